@@ -1,0 +1,401 @@
+/*
+ * daemon.c - vigild as a whole.
+ *
+ * One thread, one epoll loop: a signalfd for SIGTERM/SIGINT/SIGHUP and one
+ * timerfd armed at the earliest deadline (a sensor due, a sink flush, an
+ * init to retry). Work done at a deadline runs the pipeline to empty before
+ * the loop sleeps again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+#define MAX_METRIC_SINKS 64
+#define INIT_RETRY_MIN VIGIL_SEC
+#define INIT_RETRY_MAX (300 * VIGIL_SEC)
+#define READ_BACKOFF_SHIFT_MAX 4 /* a failing sensor: at most 16x interval */
+
+static void add_instance(struct vigil_daemon *d, struct vigil_instance *inst)
+{
+	int k = inst->kind;
+
+	vigil_grow((void **)&d->all, &d->cap_all, d->n_all + 1,
+		   sizeof(*d->all));
+	d->all[d->n_all++] = inst;
+	vigil_grow((void **)&d->by_kind[k], &d->cap_kind[k], d->n_kind[k] + 1,
+		   sizeof(*d->by_kind[k]));
+	inst->index = (int)d->n_kind[k];
+	d->by_kind[k][d->n_kind[k]++] = inst;
+}
+
+static const struct vigil_optslot *dopt(const struct vigil_daemon *d,
+					const char *key)
+{
+	return vigil_optslot_find(d->dopts, d->n_dopts, key);
+}
+
+size_t vigil_daemon_load(struct vigil_daemon *d,
+			 const struct vigil_daemon_opts *opts,
+			 struct vigil_diag *errors, struct vigil_diag *warnings)
+{
+	static const struct vigil_conf_section empty = {.name = "daemon"};
+	const struct vigil_conf_section *ds;
+	const struct vigil_optslot *s;
+	size_t before = errors->n;
+
+	memset(d, 0, sizeof(*d));
+	d->opts = *opts;
+	d->epfd = d->sigfd = d->timerfd = -1;
+	if (vigil_conf_load(opts->config, &d->conf, errors) < 0)
+		return errors->n - before;
+
+	ds = vigil_conf_section(&d->conf, "daemon");
+	vigil_options_bind(&d->conf, ds ? ds : &empty, vigil_daemon_options,
+			   NULL, &d->dopts, &d->n_dopts, errors);
+	s = dopt(d, "plugin_path");
+	vigil_loader_init(&d->loader, opts->plugin_path ? opts->plugin_path :
+				      s ? s->value : VIGIL_PLUGIN_DIR);
+	s = dopt(d, "state_dir");
+	d->state_dir = vigil_xstrdup(opts->state_dir ? opts->state_dir :
+				     s ? s->value : VIGIL_STATE_DIR);
+	s = dopt(d, "flush_interval");
+	d->flush_interval = s ? s->v.i : VIGIL_SEC;
+
+	for (size_t i = 0; i < d->conf.n; i++) {
+		const struct vigil_conf_section *sec = &d->conf.sections[i];
+		struct vigil_instance *inst;
+
+		if (strcmp(sec->name, "daemon") == 0)
+			continue;
+		inst = vigil_instance_new(&d->conf, sec, &d->loader, errors,
+					  warnings);
+		if (!inst)
+			continue;
+		if (!inst->enabled) {
+			d->n_disabled++;
+			vigil_instance_free(inst);
+			continue;
+		}
+		add_instance(d, inst);
+	}
+	if (d->n_kind[VIGIL_KIND_SINK] > MAX_METRIC_SINKS)
+		vigil_diag_add(errors, "%s: %zu sinks enabled; at most %d are "
+			       "supported", d->conf.path,
+			       d->n_kind[VIGIL_KIND_SINK], MAX_METRIC_SINKS);
+	if (errors->n == before && d->n_kind[VIGIL_KIND_SENSOR] == 0)
+		vigil_diag_add(warnings, "%s: no sensor is enabled: nothing will "
+			       "be measured", d->conf.path);
+	return errors->n - before;
+}
+
+size_t vigil_daemon_check(struct vigil_daemon *d, struct vigil_diag *errors,
+			  struct vigil_diag *warnings)
+{
+	size_t before = errors->n;
+
+	for (size_t i = 0; i < d->n_all; i++) {
+		struct vigil_instance *inst = d->all[i];
+		int rc = vigil_instance_start(inst, NULL, NULL);
+
+		if (rc == VIGIL_EFATAL)
+			vigil_diag_add(errors, "%s:%d: [%s] the %s plugin "
+				       "refused its configuration (see above)",
+				       d->conf.path, inst->line, inst->section,
+				       inst->desc->name);
+		else if (rc < 0)
+			vigil_diag_add(warnings, "%s:%d: [%s] would not start "
+				       "on this machine now: %s",
+				       d->conf.path, inst->line, inst->section,
+				       strerror(-rc));
+		vigil_instance_stop(inst);
+	}
+	return errors->n - before;
+}
+
+/* ---------------------------------------------------------------- running */
+
+static vigil_time_ns backoff(unsigned failures, vigil_time_ns base,
+			     vigil_time_ns max)
+{
+	vigil_time_ns t = base;
+
+	while (failures-- > 1 && t < max)
+		t *= 2;
+	return t < max ? t : max;
+}
+
+static void try_start(struct vigil_daemon *d, struct vigil_instance *inst,
+		      vigil_time_ns now)
+{
+	if (vigil_instance_start(inst, &vigil_pipeline_emit, &d->pl) == 0) {
+		if (inst->init_failures)
+			vigil_log(VIGIL_LOG_NOTICE, inst->section,
+				  "started after %u failed attempt(s)",
+				  inst->init_failures);
+		inst->init_failures = 0;
+		inst->next_due = now;
+		return;
+	}
+	if (inst->fatal)
+		return;
+	inst->init_failures++;
+	inst->retry_at =
+		now + backoff(inst->init_failures, INIT_RETRY_MIN, INIT_RETRY_MAX);
+	{
+		char when[32];
+		vigil_format_duration(inst->retry_at - now, when, sizeof(when));
+		vigil_log(VIGIL_LOG_NOTICE, inst->section, "will retry in %s",
+			  when);
+	}
+}
+
+static void read_sensor(struct vigil_daemon *d, struct vigil_instance *s,
+			vigil_time_ns now)
+{
+	vigil_time_ns interval;
+	int rc;
+
+	s->calls++;
+	rc = s->desc->read(s->state, &s->ctx);
+	if (rc < 0) {
+		s->errors++;
+		if (s->failures++ == 0)
+			vigil_log(VIGIL_LOG_WARNING, s->section,
+				  "read failed: %s; backing off",
+				  strerror(-rc));
+	} else if (s->failures) {
+		vigil_log(VIGIL_LOG_NOTICE, s->section,
+			  "read works again after %u failure(s)", s->failures);
+		s->failures = 0;
+	}
+	/* As collectd does: a failing read is retried less often, up to a
+	 * cap, and its interval restored on success. */
+	interval = s->interval;
+	if (s->failures)
+		interval <<= (s->failures < READ_BACKOFF_SHIFT_MAX ?
+				      s->failures :
+				      READ_BACKOFF_SHIFT_MAX);
+	s->next_due += interval;
+	if (s->next_due <= now) /* fell behind: do not burst to catch up */
+		s->next_due = now + interval;
+	vigil_pipeline_run(&d->pl);
+}
+
+/* Does what is due at `now`; returns the next deadline. */
+static vigil_time_ns tick(struct vigil_daemon *d, vigil_time_ns now,
+			  vigil_time_ns *next_flush)
+{
+	vigil_time_ns next = *next_flush;
+
+	for (size_t i = 0; i < d->n_all; i++) {
+		struct vigil_instance *inst = d->all[i];
+
+		if (!inst->started && !inst->fatal && inst->retry_at <= now)
+			try_start(d, inst, now);
+		if (!inst->started) {
+			if (!inst->fatal && inst->retry_at < next)
+				next = inst->retry_at;
+			continue;
+		}
+		if (inst->kind != VIGIL_KIND_SENSOR)
+			continue;
+		if (inst->next_due <= now)
+			read_sensor(d, inst, now);
+		if (inst->next_due < next)
+			next = inst->next_due;
+	}
+	if (*next_flush <= now) {
+		vigil_pipeline_flush(&d->pl);
+		*next_flush = now + d->flush_interval;
+	}
+	return next < *next_flush ? next : *next_flush;
+}
+
+static int setup_fds(struct vigil_daemon *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->sigfd < 0 || d->timerfd < 0 || d->epfd < 0)
+		return -errno;
+	ev.data.fd = d->sigfd;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sigfd, &ev) < 0)
+		return -errno;
+	ev.data.fd = d->timerfd;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->timerfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static void arm(struct vigil_daemon *d, vigil_time_ns at)
+{
+	struct itimerspec its = {0};
+
+	if (at <= 0)
+		at = 1;
+	its.it_value.tv_sec = at / VIGIL_SEC;
+	its.it_value.tv_nsec = at % VIGIL_SEC;
+	timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void handle_signals(struct vigil_daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			vigil_notice("received %s, shutting down",
+				     si.ssi_signo == SIGTERM ? "SIGTERM" :
+							       "SIGINT");
+			d->stop = 1;
+			break;
+		case SIGHUP:
+			vigil_warn("received SIGHUP: reloading the "
+				   "configuration is not supported yet; "
+				   "restart vigild to apply changes");
+			break;
+		}
+	}
+}
+
+static void start_all(struct vigil_daemon *d, vigil_time_ns now)
+{
+	/* Consumers first, so the first readings find their way. */
+	static const enum vigil_kind order[] = {
+		VIGIL_KIND_SINK, VIGIL_KIND_ACTION, VIGIL_KIND_RULE,
+		VIGIL_KIND_SENSOR};
+
+	for (size_t o = 0; o < VIGIL_ARRAY_SIZE(order); o++)
+		for (size_t i = 0; i < d->n_kind[order[o]]; i++)
+			try_start(d, d->by_kind[order[o]][i], now);
+}
+
+static void stop_all(struct vigil_daemon *d)
+{
+	static const enum vigil_kind order[] = {
+		VIGIL_KIND_SENSOR, VIGIL_KIND_RULE, VIGIL_KIND_ACTION,
+		VIGIL_KIND_SINK};
+
+	for (size_t o = 0; o < VIGIL_ARRAY_SIZE(order); o++)
+		for (size_t i = 0; i < d->n_kind[order[o]]; i++)
+			vigil_instance_stop(d->by_kind[order[o]][i]);
+}
+
+int vigil_daemon_run(struct vigil_daemon *d)
+{
+	const struct vigil_optslot *q = dopt(d, "reading_queue");
+	vigil_time_ns now, next_flush;
+	size_t running = 0;
+	int rc;
+
+	rc = setup_fds(d);
+	if (rc < 0) {
+		vigil_err("cannot set up the event loop: %s", strerror(-rc));
+		return rc;
+	}
+	vigil_pipeline_init(&d->pl, q ? (size_t)q->v.i : 65536,
+			    d->by_kind[VIGIL_KIND_RULE], d->n_kind[VIGIL_KIND_RULE],
+			    d->by_kind[VIGIL_KIND_SINK], d->n_kind[VIGIL_KIND_SINK],
+			    d->by_kind[VIGIL_KIND_ACTION],
+			    d->n_kind[VIGIL_KIND_ACTION]);
+	d->started_at = now = vigil_monotonic();
+	start_all(d, now);
+	for (size_t i = 0; i < d->n_all; i++)
+		running += d->all[i]->started;
+	vigil_notice("vigild %s running: %zu sensor(s), %zu rule(s), "
+		     "%zu action(s), %zu sink(s); %zu of %zu started, %zu "
+		     "disabled",
+		     PACKAGE_VERSION, d->n_kind[VIGIL_KIND_SENSOR],
+		     d->n_kind[VIGIL_KIND_RULE], d->n_kind[VIGIL_KIND_ACTION],
+		     d->n_kind[VIGIL_KIND_SINK], running, d->n_all,
+		     d->n_disabled);
+
+	next_flush = now + d->flush_interval;
+	while (!d->stop) {
+		struct epoll_event evs[4];
+		vigil_time_ns next;
+		int n;
+
+		now = vigil_monotonic();
+		next = tick(d, now, &next_flush);
+		arm(d, next);
+		n = epoll_wait(d->epfd, evs, (int)VIGIL_ARRAY_SIZE(evs), -1);
+		if (n < 0 && errno != EINTR) {
+			vigil_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == d->sigfd) {
+				handle_signals(d);
+			} else if (evs[i].data.fd == d->timerfd) {
+				uint64_t expirations;
+				if (read(d->timerfd, &expirations,
+					 sizeof(expirations)) < 0 &&
+				    errno != EAGAIN)
+					vigil_warn("timerfd: %s",
+						   strerror(errno));
+			}
+		}
+	}
+
+	/* Sensors stop; what is queued drains; sinks flush; all stop. */
+	vigil_pipeline_run(&d->pl);
+	vigil_pipeline_flush(&d->pl);
+	vigil_notice("stopped: %llu readings, %llu dropped, %llu refused, "
+		     "%llu incident events, %llu failed deliveries",
+		     (unsigned long long)d->pl.stats.readings_in,
+		     (unsigned long long)d->pl.stats.readings_dropped,
+		     (unsigned long long)d->pl.stats.readings_refused,
+		     (unsigned long long)d->pl.stats.events,
+		     (unsigned long long)d->pl.stats.deliveries_failed);
+	/* Rules free their per-series slots while still started. */
+	vigil_pipeline_free(&d->pl);
+	stop_all(d);
+	return 0;
+}
+
+void vigil_daemon_free(struct vigil_daemon *d)
+{
+	if (d->pl.ring)
+		vigil_pipeline_free(&d->pl);
+	for (size_t i = 0; i < d->n_all; i++)
+		vigil_instance_free(d->all[i]);
+	free(d->all);
+	for (size_t k = 0; k < VIGIL_ARRAY_SIZE(d->by_kind); k++)
+		free(d->by_kind[k]);
+	vigil_optslots_free(d->dopts, d->n_dopts);
+	vigil_loader_free(&d->loader);
+	vigil_conf_free(&d->conf);
+	free(d->state_dir);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->timerfd >= 0)
+		close(d->timerfd);
+	memset(d, 0, sizeof(*d));
+}

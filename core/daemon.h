@@ -1,0 +1,65 @@
+/*
+ * daemon.h - vigild as a whole: configuration to instances, the event loop,
+ * shutdown.
+ */
+#ifndef VIGIL_DAEMON_H
+#define VIGIL_DAEMON_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "instance.h"
+#include "loader.h"
+#include "pipeline.h"
+
+/* sysexits.h's EX_CONFIG: what --check-config returns for a bad file. */
+#define VIGIL_EXIT_CONFIG 78
+
+struct vigil_daemon_opts {
+	const char *config;      /* path of vigil.ini */
+	const char *plugin_path; /* overrides [daemon] plugin_path */
+	const char *state_dir;   /* overrides [daemon] state_dir */
+	int log_level;           /* -1: from the file */
+	int log_target;          /* -1: from the file */
+};
+
+struct vigil_daemon {
+	struct vigil_daemon_opts opts;
+	struct vigil_conf conf;
+	struct vigil_loader loader;
+	struct vigil_optslot *dopts;
+	size_t n_dopts;
+
+	struct vigil_instance **all; /* every enabled, valid instance */
+	size_t n_all, cap_all;
+	struct vigil_instance **by_kind[5];
+	size_t n_kind[5], cap_kind[5];
+	size_t n_disabled;
+
+	struct vigil_pipeline pl;
+	vigil_time_ns flush_interval;
+	char *state_dir;
+
+	int epfd, sigfd, timerfd;
+	int stop;
+	vigil_time_ns started_at;
+};
+
+/* Reads and checks the configuration and loads every plugin it names.
+ * Problems go to `errors` (any makes it unusable) and `warnings`. Returns
+ * the number of errors. */
+size_t vigil_daemon_load(struct vigil_daemon *d,
+			 const struct vigil_daemon_opts *opts,
+			 struct vigil_diag *errors, struct vigil_diag *warnings);
+
+/* --check-config: also runs each plugin's init and fini, so its own
+ * semantic checks speak; reads nothing. Returns the number of errors. */
+size_t vigil_daemon_check(struct vigil_daemon *d, struct vigil_diag *errors,
+			  struct vigil_diag *warnings);
+
+/* Starts the instances and runs until SIGTERM or SIGINT. 0 or -errno. */
+int vigil_daemon_run(struct vigil_daemon *d);
+
+void vigil_daemon_free(struct vigil_daemon *d);
+
+#endif

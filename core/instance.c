@@ -1,0 +1,548 @@
+/*
+ * instance.c - plugin instances: checking their configuration against the
+ * schemas, starting and stopping them, and the host table plugins call.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "instance.h"
+#include "log.h"
+#include "util.h"
+
+#define END VIGIL_OPTIONS_END
+#define SEVERITIES "info|warning|critical"
+
+static const struct vigil_option common_options[] = {
+	{"plugin", VIGIL_OPT_STRING, NULL, 0, 0, NULL,
+	 "plugin to load (default: the section's NAME)", 0},
+	{"enabled", VIGIL_OPT_BOOL, "yes", 0, 0, NULL,
+	 "run this instance", 0},
+	END,
+};
+
+static const struct vigil_option sensor_options[] = {
+	{"plugin", VIGIL_OPT_STRING, NULL, 0, 0, NULL, NULL, 0},
+	{"enabled", VIGIL_OPT_BOOL, "yes", 0, 0, NULL, NULL, 0},
+	{"interval", VIGIL_OPT_DURATION, "10s", (double)(10 * VIGIL_MSEC),
+	 (double)(86400 * VIGIL_SEC), NULL, "time between two reads", 0},
+	END,
+};
+
+static const struct vigil_option rule_options[] = {
+	{"plugin", VIGIL_OPT_STRING, NULL, 0, 0, NULL, NULL, 0},
+	{"enabled", VIGIL_OPT_BOOL, "yes", 0, 0, NULL, NULL, 0},
+	{"match", VIGIL_OPT_STRING, NULL, 0, 0, NULL,
+	 "readings to look at: metric glob, optionally {label=value,...}",
+	 VIGIL_OPT_REQUIRED},
+	END,
+};
+
+static const struct vigil_option action_options[] = {
+	{"plugin", VIGIL_OPT_STRING, NULL, 0, 0, NULL, NULL, 0},
+	{"enabled", VIGIL_OPT_BOOL, "yes", 0, 0, NULL, NULL, 0},
+	{"on", VIGIL_OPT_STRING, "*", 0, 0, NULL,
+	 "incidents to act on: globs matched against the incident key or "
+	 "type, space-separated",
+	 0},
+	{"min_severity", VIGIL_OPT_ENUM, "critical", 0, 0, SEVERITIES,
+	 "act only on incidents at least this severe", 0},
+	END,
+};
+
+static const struct vigil_option sink_options[] = {
+	{"plugin", VIGIL_OPT_STRING, NULL, 0, 0, NULL, NULL, 0},
+	{"enabled", VIGIL_OPT_BOOL, "yes", 0, 0, NULL, NULL, 0},
+	{"min_severity", VIGIL_OPT_ENUM, "info", 0, 0, SEVERITIES,
+	 "deliver only incident events at least this severe", 0},
+	{"events", VIGIL_OPT_BOOL, "yes", 0, 0, NULL,
+	 "deliver incident events", 0},
+	{"send_resolved", VIGIL_OPT_BOOL, "yes", 0, 0, NULL,
+	 "deliver the resolution of incidents too", 0},
+	{"metrics", VIGIL_OPT_BOOL, "no", 0, 0, NULL,
+	 "deliver readings (metrics) too", 0},
+	{"metrics_match", VIGIL_OPT_STRING, "*", 0, 0, NULL,
+	 "readings to deliver when metrics = yes: metric glob, optionally "
+	 "{label=value,...}",
+	 0},
+	END,
+};
+
+const struct vigil_option vigil_daemon_options[] = {
+	{"plugin_path", VIGIL_OPT_STRING, VIGIL_PLUGIN_DIR, 0, 0, NULL,
+	 "colon-separated directories searched for NAME.so", 0},
+	{"log_level", VIGIL_OPT_ENUM, "info", 0, 0,
+	 "error|warning|notice|info|debug", "least important log lines kept",
+	 0},
+	{"log_target", VIGIL_OPT_ENUM, "stderr", 0, 0, "stderr|syslog",
+	 "where log lines go (stderr reaches the journal under systemd)", 0},
+	{"state_dir", VIGIL_OPT_STRING, VIGIL_STATE_DIR, 0, 0, NULL,
+	 "directory for state kept across restarts", 0},
+	{"reading_queue", VIGIL_OPT_INT, "65536", 16, 16777216, NULL,
+	 "readings held between sensors and rules; beyond it the oldest are "
+	 "dropped and counted",
+	 0},
+	{"flush_interval", VIGIL_OPT_DURATION, "1s", (double)(10 * VIGIL_MSEC),
+	 (double)(3600 * VIGIL_SEC), NULL, "how often sinks are flushed", 0},
+	END,
+};
+
+const struct vigil_option *vigil_core_options(enum vigil_kind kind)
+{
+	switch (kind) {
+	case VIGIL_KIND_SENSOR: return sensor_options;
+	case VIGIL_KIND_RULE: return rule_options;
+	case VIGIL_KIND_ACTION: return action_options;
+	case VIGIL_KIND_SINK: return sink_options;
+	}
+	return common_options;
+}
+
+static const struct vigil_option *schema_find(const struct vigil_option *s,
+					      const char *key)
+{
+	for (; s && s->name; s++)
+		if (strcmp(s->name, key) == 0)
+			return s;
+	return NULL;
+}
+
+/* "did you mean 'interval'?" for a near miss, else the list of keys. */
+static void key_hint(struct vigil_buf *b, const char *key,
+		     const struct vigil_option *a, const struct vigil_option *c)
+{
+	const struct vigil_option *best = NULL;
+	size_t best_d = 3;
+	const struct vigil_option *lists[] = {a, c};
+
+	for (size_t l = 0; l < 2; l++) {
+		for (const struct vigil_option *o = lists[l]; o && o->name; o++) {
+			size_t dist = vigil_edit_distance(key, o->name);
+			if (dist < best_d) {
+				best_d = dist;
+				best = o;
+			}
+		}
+	}
+	if (best) {
+		vigil_buf_printf(b, "did you mean '%s'?", best->name);
+		return;
+	}
+	vigil_buf_puts(b, "known keys:");
+	for (size_t l = 0; l < 2; l++)
+		for (const struct vigil_option *o = lists[l]; o && o->name; o++)
+			if (l == 0 || !schema_find(a, o->name))
+				vigil_buf_printf(b, " %s", o->name);
+}
+
+size_t vigil_options_bind(const struct vigil_conf *conf,
+			  const struct vigil_conf_section *sec,
+			  const struct vigil_option *a,
+			  const struct vigil_option *b,
+			  struct vigil_optslot **slots, size_t *n_slots,
+			  struct vigil_diag *d)
+{
+	const struct vigil_option *lists[] = {a, b};
+	size_t errors = 0, n = 0, cap = 0;
+	struct vigil_optslot *s = NULL;
+
+	/* Every key in the section must be known. */
+	for (size_t i = 0; i < sec->n; i++) {
+		const struct vigil_conf_entry *e = &sec->entries[i];
+		struct vigil_buf hint = {0};
+
+		if (schema_find(a, e->key) || schema_find(b, e->key))
+			continue;
+		key_hint(&hint, e->key, a, b);
+		vigil_diag_add(d, "%s:%d: [%s] unknown key '%s'; %s", conf->path,
+			       e->line, sec->name, e->key, hint.data);
+		vigil_buf_free(&hint);
+		errors++;
+	}
+
+	/* Every schema entry gets a slot; the first list wins a name both
+	 * declare (the core's keys come first). */
+	for (size_t l = 0; l < 2; l++) {
+		for (const struct vigil_option *o = lists[l]; o && o->name; o++) {
+			const struct vigil_conf_entry *e;
+			struct vigil_optslot *slot;
+			char why[256];
+
+			if (l == 1 && schema_find(a, o->name))
+				continue;
+			vigil_grow((void **)&s, &cap, n + 1, sizeof(*s));
+			slot = &s[n++];
+			memset(slot, 0, sizeof(*slot));
+			slot->opt = o;
+			e = vigil_conf_entry(sec, o->name);
+			if (e) {
+				slot->value = e->value;
+				slot->line = e->line;
+			} else {
+				slot->value = o->def;
+			}
+			if (slot->value)
+				slot->value = vigil_xstrdup(slot->value);
+			if (!slot->value) {
+				if (o->flags & VIGIL_OPT_REQUIRED) {
+					vigil_diag_add(
+						d,
+						"%s:%d: [%s] required key '%s' "
+						"is missing (%s)",
+						conf->path, sec->line, sec->name,
+						o->name, o->help ? o->help : "");
+					errors++;
+				}
+				continue;
+			}
+			if (vigil_option_parse(o, slot->value, &slot->v, why,
+					       sizeof(why)) == 0)
+				continue;
+			if (!e) {
+				vigil_diag_add(d,
+					       "%s:%d: [%s] the plugin's default "
+					       "'%s' for '%s' is invalid: %s",
+					       conf->path, sec->line, sec->name,
+					       slot->value, o->name, why);
+			} else {
+				const char *tip =
+					strstr(e->value, " #") ?
+						" (comments on a value's line "
+						"start with ';')" :
+						"";
+				vigil_diag_add(d, "%s:%d: [%s] %s = '%s': %s%s",
+					       conf->path, e->line, sec->name,
+					       o->name, e->value, why, tip);
+			}
+			free((char *)slot->value);
+			slot->value = NULL;
+			errors++;
+		}
+	}
+	*slots = s;
+	*n_slots = n;
+	return errors;
+}
+
+void vigil_optslots_free(struct vigil_optslot *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((char *)s[i].value);
+	free(s);
+}
+
+const struct vigil_optslot *vigil_optslot_find(const struct vigil_optslot *s,
+					       size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s[i].opt->name, key) == 0)
+			return s[i].value ? &s[i] : NULL;
+	return NULL;
+}
+
+static const struct vigil_optslot *slot(const struct vigil_instance *inst,
+					const char *key)
+{
+	return vigil_optslot_find(inst->opts, inst->n_opts, key);
+}
+
+/* Reads the core's per-kind settings out of the bound slots. */
+static size_t apply_core_settings(struct vigil_instance *inst,
+				  const struct vigil_conf *conf,
+				  struct vigil_diag *d)
+{
+	const struct vigil_optslot *s;
+	char why[256];
+	size_t errors = 0;
+
+	s = slot(inst, "enabled");
+	inst->enabled = s ? (int)s->v.i : 1;
+	if ((s = slot(inst, "interval")))
+		inst->interval = s->v.i;
+	if ((s = slot(inst, "min_severity")))
+		inst->min_severity = (enum vigil_severity)s->v.i;
+	if ((s = slot(inst, "events")))
+		inst->events = (int)s->v.i;
+	if ((s = slot(inst, "metrics")))
+		inst->metrics = (int)s->v.i;
+	if ((s = slot(inst, "send_resolved")))
+		inst->send_resolved = (int)s->v.i;
+
+	s = slot(inst, inst->kind == VIGIL_KIND_SINK ? "metrics_match" :
+			inst->kind == VIGIL_KIND_RULE ? "match" : "on");
+	if (s && inst->kind != VIGIL_KIND_SENSOR) {
+		struct vigil_selector *sel =
+			inst->kind == VIGIL_KIND_ACTION ? &inst->on : &inst->match;
+		if (vigil_selector_parse(s->value, sel, why, sizeof(why)) < 0) {
+			vigil_diag_add(d, "%s:%d: [%s] %s = '%s': %s", conf->path,
+				       s->line ? s->line : inst->line,
+				       inst->section, s->opt->name, s->value, why);
+			errors++;
+		}
+	}
+	return errors;
+}
+
+struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
+					  const struct vigil_conf_section *sec,
+					  struct vigil_loader *loader,
+					  struct vigil_diag *errors,
+					  struct vigil_diag *warnings)
+{
+	struct vigil_instance *inst;
+	const struct vigil_conf_entry *pe, *ee;
+	const char *dot = strchr(sec->name, '.'), *plugin;
+	char err[1024], kindbuf[16];
+	size_t nerr = 0;
+	int kind, enabled = 1;
+
+	if (!dot || (size_t)(dot - sec->name) >= sizeof(kindbuf))
+		kind = 0;
+	else {
+		memcpy(kindbuf, sec->name, (size_t)(dot - sec->name));
+		kindbuf[dot - sec->name] = '\0';
+		kind = vigil_kind_parse(kindbuf);
+	}
+	if (!kind) {
+		vigil_diag_add(errors,
+			       "%s:%d: unknown section [%s]; expected [daemon], "
+			       "[sensor.NAME], [rule.NAME], [action.NAME] or "
+			       "[sink.NAME]",
+			       conf->path, sec->line, sec->name);
+		return NULL;
+	}
+	if (!vigil_valid_name(dot + 1)) {
+		vigil_diag_add(errors,
+			       "%s:%d: section [%s]: instance name '%s' must be "
+			       "letters, digits, '_' or '-'",
+			       conf->path, sec->line, sec->name, dot + 1);
+		return NULL;
+	}
+
+	pe = vigil_conf_entry(sec, "plugin");
+	plugin = pe ? pe->value : dot + 1;
+	ee = vigil_conf_entry(sec, "enabled");
+	if (ee)
+		vigil_parse_bool(ee->value, &enabled, NULL, 0);
+
+	inst = vigil_xcalloc(1, sizeof(*inst));
+	inst->kind = (enum vigil_kind)kind;
+	inst->section = vigil_xstrdup(sec->name);
+	inst->name = inst->section + (dot - sec->name) + 1;
+	inst->line = sec->line;
+	inst->ctx.inst = inst;
+
+	if (vigil_loader_open(loader, plugin, inst->kind, &inst->mod, err,
+			      sizeof(err)) < 0) {
+		/* A disabled section may name hardware this build skipped. */
+		struct vigil_diag *to = enabled ? errors : warnings;
+		vigil_diag_add(to, "%s:%d: [%s] %s%s", conf->path,
+			       pe ? pe->line : sec->line, sec->name, err,
+			       enabled ? "" : " (section is disabled)");
+		vigil_instance_free(inst);
+		return NULL;
+	}
+	inst->desc = &inst->mod->desc;
+
+	nerr += vigil_options_bind(conf, sec, vigil_core_options(inst->kind),
+				   inst->desc->options, &inst->opts,
+				   &inst->n_opts, errors);
+	nerr += apply_core_settings(inst, conf, errors);
+	if (nerr) {
+		vigil_instance_free(inst);
+		return NULL;
+	}
+	return inst;
+}
+
+int vigil_instance_start(struct vigil_instance *inst,
+			 const struct vigil_emit_ops *emit, void *user)
+{
+	int rc;
+
+	inst->emit = emit;
+	inst->emit_user = user;
+	inst->state = NULL;
+	rc = inst->desc->init(&inst->ctx, &vigil_host_table, &inst->state);
+	if (rc < 0) {
+		inst->fatal = rc == VIGIL_EFATAL;
+		vigil_log(VIGIL_LOG_ERR, inst->section,
+			  "init failed: %s%s",
+			  rc == VIGIL_EFATAL ? "misconfigured" : strerror(-rc),
+			  rc == VIGIL_EFATAL ? " (not retried)" : "");
+		inst->state = NULL;
+		return rc;
+	}
+	inst->started = 1;
+	return 0;
+}
+
+void vigil_instance_stop(struct vigil_instance *inst)
+{
+	if (!inst->started)
+		return;
+	if (inst->desc->fini)
+		inst->desc->fini(inst->state);
+	inst->state = NULL;
+	inst->started = 0;
+}
+
+void vigil_instance_free(struct vigil_instance *inst)
+{
+	if (!inst)
+		return;
+	vigil_instance_stop(inst);
+	vigil_selector_free(&inst->match);
+	vigil_selector_free(&inst->on);
+	vigil_optslots_free(inst->opts, inst->n_opts);
+	free(inst->section);
+	free(inst);
+}
+
+/* ------------------------------------------------------------- the host */
+
+static struct vigil_instance *ctx_inst(struct vigil_ctx *ctx)
+{
+	return ctx->inst;
+}
+
+static void host_log(struct vigil_ctx *ctx, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vigil_logv(level, ctx ? ctx_inst(ctx)->section : NULL, fmt, ap);
+	va_end(ap);
+}
+
+static int host_log_enabled(struct vigil_ctx *ctx, int level)
+{
+	return vigil_log_enabled(level);
+}
+
+static int host_emit_reading(struct vigil_ctx *ctx,
+			     const struct vigil_reading *r)
+{
+	struct vigil_instance *inst = ctx_inst(ctx);
+
+	if (!r || !inst->emit || !inst->emit->reading)
+		return -EPERM;
+	return inst->emit->reading(inst->emit_user, inst, r);
+}
+
+static int host_emit_condition(struct vigil_ctx *ctx,
+			       const struct vigil_condition *c)
+{
+	struct vigil_instance *inst = ctx_inst(ctx);
+
+	if (!c || !inst->emit || !inst->emit->condition)
+		return -EPERM;
+	return inst->emit->condition(inst->emit_user, inst, c);
+}
+
+static const struct vigil_optslot *typed(struct vigil_ctx *ctx, const char *key,
+					 enum vigil_option_type t)
+{
+	const struct vigil_optslot *s = slot(ctx_inst(ctx), key);
+
+	if (!s)
+		return NULL;
+	if (s->opt->type != t && !(t == VIGIL_OPT_INT && s->opt->type == VIGIL_OPT_ENUM)) {
+		vigil_log(VIGIL_LOG_WARNING, ctx_inst(ctx)->section,
+			  "plugin reads option '%s' with the wrong type", key);
+		return NULL;
+	}
+	return s;
+}
+
+static const char *host_config_string(struct vigil_ctx *ctx, const char *key)
+{
+	const struct vigil_optslot *s = slot(ctx_inst(ctx), key);
+	return s ? s->value : NULL;
+}
+
+static int64_t host_config_int(struct vigil_ctx *ctx, const char *key,
+			       int64_t fallback)
+{
+	const struct vigil_optslot *s = typed(ctx, key, VIGIL_OPT_INT);
+	return s ? s->v.i : fallback;
+}
+
+static double host_config_double(struct vigil_ctx *ctx, const char *key,
+				 double fallback)
+{
+	const struct vigil_optslot *s = slot(ctx_inst(ctx), key);
+
+	if (!s)
+		return fallback;
+	if (s->opt->type == VIGIL_OPT_INT)
+		return (double)s->v.i;
+	s = typed(ctx, key, VIGIL_OPT_DOUBLE);
+	return s ? s->v.d : fallback;
+}
+
+static int host_config_bool(struct vigil_ctx *ctx, const char *key,
+			    int fallback)
+{
+	const struct vigil_optslot *s = typed(ctx, key, VIGIL_OPT_BOOL);
+	return s ? (int)s->v.i : fallback;
+}
+
+static vigil_time_ns host_config_duration(struct vigil_ctx *ctx,
+					  const char *key,
+					  vigil_time_ns fallback)
+{
+	const struct vigil_optslot *s = typed(ctx, key, VIGIL_OPT_DURATION);
+	return s ? s->v.i : fallback;
+}
+
+static uint64_t host_config_size(struct vigil_ctx *ctx, const char *key,
+				 uint64_t fallback)
+{
+	const struct vigil_optslot *s = typed(ctx, key, VIGIL_OPT_SIZE);
+	return s ? s->v.u : fallback;
+}
+
+static vigil_time_ns host_now(struct vigil_ctx *ctx)
+{
+	return vigil_now();
+}
+
+static vigil_time_ns host_monotonic(struct vigil_ctx *ctx)
+{
+	return vigil_monotonic();
+}
+
+static const char *host_section_name(struct vigil_ctx *ctx)
+{
+	return ctx_inst(ctx)->section;
+}
+
+static const char *host_instance_name(struct vigil_ctx *ctx)
+{
+	return ctx_inst(ctx)->name;
+}
+
+const struct vigil_host vigil_host_table = {
+	.size = sizeof(struct vigil_host),
+	.abi_major = VIGIL_ABI_MAJOR,
+	.abi_minor = VIGIL_ABI_MINOR,
+	.log = host_log,
+	.log_enabled = host_log_enabled,
+	.emit_reading = host_emit_reading,
+	.emit_condition = host_emit_condition,
+	.config_string = host_config_string,
+	.config_int = host_config_int,
+	.config_double = host_config_double,
+	.config_bool = host_config_bool,
+	.config_duration = host_config_duration,
+	.config_size = host_config_size,
+	.now = host_now,
+	.monotonic = host_monotonic,
+	.section_name = host_section_name,
+	.instance_name = host_instance_name,
+};

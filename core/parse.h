@@ -1,0 +1,70 @@
+/*
+ * parse.h - pure parsers for configuration values and selectors.
+ *
+ * Each parser returns 0 and stores the value, or -EINVAL and writes into
+ * `why` (of `whylen` bytes) what was expected, phrased to follow
+ * "key = 'value': ".
+ */
+#ifndef VIGIL_PARSE_H
+#define VIGIL_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vigil/plugin.h>
+
+int vigil_parse_duration(const char *s, vigil_time_ns *out, char *why,
+			 size_t whylen);
+int vigil_parse_size(const char *s, uint64_t *out, char *why, size_t whylen);
+int vigil_parse_bool(const char *s, int *out, char *why, size_t whylen);
+int vigil_parse_int(const char *s, int64_t *out, char *why, size_t whylen);
+int vigil_parse_double(const char *s, double *out, char *why, size_t whylen);
+int vigil_parse_severity(const char *s, enum vigil_severity *out);
+
+/* "1h30m", "250ms", "10s": the shortest exact spelling. */
+void vigil_format_duration(vigil_time_ns ns, char *buf, size_t len);
+
+/* A parsed option value. */
+union vigil_optval {
+	int64_t i;         /* INT, BOOL, DURATION (ns), ENUM (index) */
+	uint64_t u;        /* SIZE */
+	double d;          /* DOUBLE */
+};
+
+/* Checks `value` against `opt` (type, bounds, choices) and parses it. */
+int vigil_option_parse(const struct vigil_option *opt, const char *value,
+		       union vigil_optval *out, char *why, size_t whylen);
+
+/* A short phrase for what an option takes: "a duration from 10ms to 1d". */
+void vigil_option_describe(const struct vigil_option *opt, char *buf,
+			   size_t len);
+
+/*
+ * Selectors choose readings: `metric_glob` or `metric_glob{k=v,k2=v2}`;
+ * several, separated by spaces, match if any does. Globs are fnmatch(3)
+ * patterns on the metric name; label values are compared for equality (and
+ * may be globs too).
+ */
+struct vigil_selector_term {
+	char *metric;
+	struct vigil_label *labels; /* owned strings */
+	size_t n_labels;
+};
+
+struct vigil_selector {
+	struct vigil_selector_term *terms;
+	size_t n_terms;
+};
+
+int vigil_selector_parse(const char *s, struct vigil_selector *sel, char *why,
+			 size_t whylen);
+int vigil_selector_match(const struct vigil_selector *sel, const char *metric,
+			 const struct vigil_label *labels, size_t n_labels);
+void vigil_selector_free(struct vigil_selector *sel);
+
+/* Instance and label names: [A-Za-z0-9_-]+, and metric names
+ * [A-Za-z0-9_.:-]+. */
+int vigil_valid_name(const char *s);
+int vigil_valid_metric(const char *s);
+
+#endif

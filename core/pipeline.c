@@ -1,0 +1,467 @@
+/*
+ * pipeline.c - the staged data path inside the core.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pipeline.h"
+
+#define BATCH 256
+#define SERIES_LIMIT 100000
+#define HISTORY_MAX 100
+#define OUTPUT_MAX 1024
+
+static vigil_time_ns pl_now(struct vigil_pipeline *pl)
+{
+	return pl->clock ? pl->clock() : vigil_now();
+}
+
+/* Resolves, once per series, which rules and metric sinks take it. */
+static void route_series(void *user, struct vigil_series *s)
+{
+	struct vigil_pipeline *pl = user;
+	size_t cap = 0;
+
+	for (size_t i = 0; i < pl->n_rules; i++) {
+		struct vigil_instance *r = pl->rules[i];
+		if (!vigil_selector_match(&r->match, s->metric, s->labels.v,
+					  s->labels.n))
+			continue;
+		vigil_grow((void **)&s->routes, &cap, s->n_routes + 1,
+			   sizeof(*s->routes));
+		s->routes[s->n_routes].rule = r;
+		s->routes[s->n_routes].state = NULL;
+		s->n_routes++;
+	}
+	for (size_t i = 0; i < pl->n_sinks && i < 64; i++) {
+		struct vigil_instance *k = pl->sinks[i];
+		if (k->metrics && k->desc->write &&
+		    vigil_selector_match(&k->match, s->metric, s->labels.v,
+					 s->labels.n))
+			s->sink_mask |= 1ull << i;
+	}
+	vigil_debug("new series #%llu %s%s from [%s]: %zu rule(s), sinks 0x%llx",
+		    (unsigned long long)s->id, s->metric, s->label_str,
+		    s->sensor->section, s->n_routes,
+		    (unsigned long long)s->sink_mask);
+}
+
+static void free_route(struct vigil_route *r)
+{
+	if (!r->state)
+		return;
+	if (r->rule->started && r->rule->desc->series_free)
+		r->rule->desc->series_free(r->rule->state, r->state);
+	else
+		free(r->state);
+	r->state = NULL;
+}
+
+void vigil_pipeline_init(struct vigil_pipeline *pl, size_t ring_cap,
+			 struct vigil_instance **rules, size_t n_rules,
+			 struct vigil_instance **sinks, size_t n_sinks,
+			 struct vigil_instance **actions, size_t n_actions)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->rules = rules;
+	pl->n_rules = n_rules;
+	pl->sinks = sinks;
+	pl->n_sinks = n_sinks;
+	pl->actions = actions;
+	pl->n_actions = n_actions;
+	pl->ring_cap = ring_cap ? ring_cap : 65536;
+	pl->ring = vigil_xcalloc(pl->ring_cap, sizeof(*pl->ring));
+	vigil_series_init(&pl->series, SERIES_LIMIT, route_series, pl);
+	vigil_incidents_init(&pl->incidents, HISTORY_MAX);
+}
+
+void vigil_pipeline_free(struct vigil_pipeline *pl)
+{
+	vigil_series_free(&pl->series, free_route);
+	for (size_t i = 0; i < pl->n_conds; i++)
+		vigil_cond_free(&pl->conds[i]);
+	free(pl->conds);
+	for (size_t i = 0; i < pl->n_events; i++)
+		vigil_ev_free(pl->events[i]);
+	free(pl->events);
+	vigil_incidents_free(&pl->incidents);
+	free(pl->ring);
+	memset(pl, 0, sizeof(*pl));
+}
+
+/* ---------------------------------------------------------- emit hooks */
+
+static int on_reading(void *user, struct vigil_instance *inst,
+		      const struct vigil_reading *r)
+{
+	struct vigil_pipeline *pl = user;
+	struct vigil_series *s;
+	struct vigil_qreading *q;
+
+	if (inst->kind != VIGIL_KIND_SENSOR)
+		return -EPERM;
+	if (!vigil_valid_metric(r->metric)) {
+		pl->stats.readings_refused++;
+		if (inst->errors++ == 0)
+			vigil_log(VIGIL_LOG_WARNING, inst->section,
+				  "reading refused: metric name '%s' is not "
+				  "letters, digits and '_.:-'",
+				  r->metric ? r->metric : "(null)");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < r->n_labels; i++) {
+		if (!r->labels || !r->labels[i].key ||
+		    !vigil_valid_name(r->labels[i].key)) {
+			pl->stats.readings_refused++;
+			if (inst->errors++ == 0)
+				vigil_log(VIGIL_LOG_WARNING, inst->section,
+					  "reading %s refused: label %zu has "
+					  "no valid name",
+					  r->metric, i);
+			return -EINVAL;
+		}
+	}
+	s = vigil_series_intern(&pl->series, inst, r);
+	if (!s) {
+		if (pl->stats.readings_refused++ == 0)
+			vigil_log(VIGIL_LOG_WARNING, inst->section,
+				  "reading %s refused: already %d series; "
+				  "a sensor is making too many label values",
+				  r->metric, SERIES_LIMIT);
+		return -ENOSPC;
+	}
+	if (pl->ring_len == pl->ring_cap) {
+		/* Full: the oldest reading makes room. */
+		pl->ring_head = (pl->ring_head + 1) % pl->ring_cap;
+		pl->ring_len--;
+		pl->stats.readings_dropped++;
+	}
+	q = &pl->ring[(pl->ring_head + pl->ring_len) % pl->ring_cap];
+	pl->ring_len++;
+	q->series = s;
+	q->value = r->value;
+	q->time = r->time ? r->time : pl_now(pl);
+	q->quality = r->quality;
+	pl->stats.readings_in++;
+	inst->emitted++;
+	return 0;
+}
+
+static char *key_of(const struct vigil_instance *rule,
+		    const struct vigil_labels *labels)
+{
+	struct vigil_buf b = {0};
+
+	vigil_buf_puts(&b, rule->name);
+	vigil_labels_format(&b, labels->v, labels->n);
+	return b.data;
+}
+
+static int on_condition(void *user, struct vigil_instance *inst,
+			const struct vigil_condition *c)
+{
+	struct vigil_pipeline *pl = user;
+	struct vigil_cond cond = {0};
+
+	if (inst->kind != VIGIL_KIND_RULE)
+		return -EPERM;
+	if (c->severity > VIGIL_SEV_CRITICAL) {
+		vigil_log(VIGIL_LOG_WARNING, inst->section,
+			  "condition refused: severity %d is not info, "
+			  "warning or critical",
+			  (int)c->severity);
+		return -EINVAL;
+	}
+	if (c->labels || c->n_labels)
+		vigil_labels_copy(&cond.labels, c->labels, c->n_labels);
+	else if (c->reading)
+		vigil_labels_copy(&cond.labels, c->reading->labels,
+				  c->reading->n_labels);
+	cond.key = c->key ? vigil_xstrdup(c->key) : key_of(inst, &cond.labels);
+	cond.type = vigil_xstrdup(c->type ? c->type : inst->name);
+	cond.firing = c->firing ? 1 : 0;
+	cond.severity = c->severity;
+	cond.message = vigil_xstrdup(c->message ? c->message : "");
+	cond.value = c->value;
+	vigil_pipeline_push_condition(pl, &cond);
+	inst->emitted++;
+	return 0;
+}
+
+const struct vigil_emit_ops vigil_pipeline_emit = {
+	.reading = on_reading,
+	.condition = on_condition,
+};
+
+void vigil_pipeline_push_condition(struct vigil_pipeline *pl,
+				   struct vigil_cond *c)
+{
+	vigil_grow((void **)&pl->conds, &pl->cap_conds, pl->n_conds + 1,
+		   sizeof(*pl->conds));
+	pl->conds[pl->n_conds++] = *c;
+	memset(c, 0, sizeof(*c));
+	pl->stats.conditions++;
+}
+
+/* ---------------------------------------------------------- the stages */
+
+static void call_failed(struct vigil_instance *inst, const char *what, int rc)
+{
+	inst->errors++;
+	if (inst->failures++ == 0)
+		vigil_log(VIGIL_LOG_WARNING, inst->section, "%s failed: %s",
+			  what, strerror(rc < 0 ? -rc : rc));
+}
+
+static void call_ok(struct vigil_instance *inst, const char *what)
+{
+	if (inst->failures) {
+		vigil_log(VIGIL_LOG_NOTICE, inst->section,
+			  "%s works again after %u failure(s)", what,
+			  inst->failures);
+		inst->failures = 0;
+	}
+}
+
+static void evaluate(struct vigil_pipeline *pl, struct vigil_series *s,
+		     const struct vigil_reading *r)
+{
+	for (size_t i = 0; i < s->n_routes; i++) {
+		struct vigil_route *rt = &s->routes[i];
+		struct vigil_instance *rule = rt->rule;
+		int rc;
+
+		if (!rule->started)
+			continue;
+		pl->cur_series = s;
+		rule->calls++;
+		rc = rule->desc->eval(rule->state, &rule->ctx, r, &rt->state);
+		pl->cur_series = NULL;
+		if (rc < 0)
+			call_failed(rule, "eval", rc);
+	}
+}
+
+static void write_metrics(struct vigil_pipeline *pl,
+			  const struct vigil_reading *batch,
+			  struct vigil_series *const *series, size_t n)
+{
+	struct vigil_reading sub[BATCH];
+
+	for (size_t k = 0; k < pl->n_sinks && k < 64; k++) {
+		struct vigil_instance *sink = pl->sinks[k];
+		uint64_t bit = 1ull << k;
+		size_t m = 0;
+		int rc;
+
+		if (!sink->started || !sink->metrics || !sink->desc->write)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (series[i]->sink_mask & bit)
+				sub[m++] = batch[i];
+		if (m == 0)
+			continue;
+		sink->calls++;
+		rc = sink->desc->write(sink->state, &sink->ctx,
+				       m == n ? batch : sub, m);
+		if (rc < 0)
+			call_failed(sink, "write", rc);
+		else
+			call_ok(sink, "write");
+	}
+}
+
+static void drain_readings(struct vigil_pipeline *pl)
+{
+	struct vigil_reading batch[BATCH];
+	struct vigil_series *series[BATCH];
+
+	while (pl->ring_len) {
+		size_t n = 0;
+
+		while (pl->ring_len && n < BATCH) {
+			struct vigil_qreading *q = &pl->ring[pl->ring_head];
+			struct vigil_series *s = q->series;
+			struct vigil_reading *r = &batch[n];
+
+			pl->ring_head = (pl->ring_head + 1) % pl->ring_cap;
+			pl->ring_len--;
+			r->metric = s->metric;
+			r->unit = s->unit;
+			r->value = q->value;
+			r->time = q->time;
+			r->labels = s->labels.v;
+			r->n_labels = s->labels.n;
+			r->quality = q->quality;
+			r->series_id = s->id;
+			series[n++] = s;
+			if (s->n_routes)
+				evaluate(pl, s, r);
+		}
+		write_metrics(pl, batch, series, n);
+	}
+}
+
+static void push_event(struct vigil_pipeline *pl, struct vigil_ev *ev)
+{
+	vigil_grow((void **)&pl->events, &pl->cap_events, pl->n_events + 1,
+		   sizeof(*pl->events));
+	pl->events[pl->n_events++] = ev;
+	pl->stats.events++;
+}
+
+static void drain_conditions(struct vigil_pipeline *pl)
+{
+	/* Index loop: a condition may not add conditions, but be safe. */
+	for (size_t i = 0; i < pl->n_conds; i++) {
+		enum vigil_event_type type;
+		enum vigil_severity prev;
+		vigil_time_ns now = pl_now(pl);
+		struct vigil_incident *inc;
+
+		inc = vigil_incidents_apply(&pl->incidents, &pl->conds[i], now,
+					    &type, &prev);
+		if (inc && type)
+			push_event(pl, vigil_ev_new(inc, type, prev, now));
+		vigil_cond_free(&pl->conds[i]);
+	}
+	pl->n_conds = 0;
+}
+
+static int action_wants(const struct vigil_instance *a,
+			const struct vigil_event *e)
+{
+	if (e->type != VIGIL_EVENT_OPENED && e->type != VIGIL_EVENT_ESCALATED)
+		return 0;
+	if (e->severity < a->min_severity)
+		return 0;
+	for (size_t i = 0; i < a->on.n_terms; i++) {
+		const char *g = a->on.terms[i].metric;
+		if (fnmatch(g, e->key, 0) == 0 ||
+		    fnmatch(g, e->incident_type, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void run_action(struct vigil_pipeline *pl, struct vigil_instance *a,
+		       const struct vigil_ev *ev)
+{
+	char output[OUTPUT_MAX] = "";
+	struct vigil_action_result res = {
+		.exit_status = -1,
+		.outcome = VIGIL_ACTION_ERROR,
+		.output = output,
+		.output_size = sizeof(output),
+	};
+	struct vigil_action_record rec;
+	struct vigil_incident *inc;
+	vigil_time_ns start = pl_now(pl), t0 = vigil_monotonic();
+	int rc;
+
+	a->calls++;
+	pl->stats.actions_run++;
+	rc = a->desc->run(a->state, &a->ctx, &ev->pub, &res);
+	output[sizeof(output) - 1] = '\0';
+	if (rc < 0) {
+		call_failed(a, "run", rc);
+		res.outcome = VIGIL_ACTION_ERROR;
+	}
+	rec.action = a->name;
+	rec.start = start;
+	rec.duration = vigil_monotonic() - t0;
+	rec.exit_status = res.exit_status;
+	rec.outcome = res.outcome;
+	rec.output = output;
+
+	/* Record on the incident, if it is still open, and tell the sinks. */
+	inc = vigil_incidents_find(&pl->incidents, ev->pub.key);
+	if (inc && inc->id == ev->pub.incident_id) {
+		vigil_incident_add_action(inc, &rec);
+		push_event(pl, vigil_ev_new(inc, VIGIL_EVENT_ACTION,
+					    inc->severity, pl_now(pl)));
+	}
+}
+
+static int sink_wants(const struct vigil_instance *k,
+		      const struct vigil_event *e)
+{
+	if (!k->events || !k->desc->deliver)
+		return 0;
+	if (e->type == VIGIL_EVENT_RESOLVED && !k->send_resolved)
+		return 0;
+	/* A resolution or de-escalation concerns whoever was told before. */
+	if (e->type == VIGIL_EVENT_RESOLVED ||
+	    e->type == VIGIL_EVENT_DEESCALATED)
+		return e->previous_severity >= k->min_severity ||
+		       e->severity >= k->min_severity;
+	return e->severity >= k->min_severity;
+}
+
+static void dispatch_events(struct vigil_pipeline *pl)
+{
+	/* Actions may queue ACTION events while this runs: index loop. */
+	for (size_t i = 0; i < pl->n_events; i++) {
+		struct vigil_ev *ev = pl->events[i];
+
+		for (size_t k = 0; k < pl->n_sinks; k++) {
+			struct vigil_instance *sink = pl->sinks[k];
+			int rc;
+
+			if (!sink->started || !sink_wants(sink, &ev->pub))
+				continue;
+			sink->calls++;
+			rc = sink->desc->deliver(sink->state, &sink->ctx,
+						 &ev->pub);
+			if (rc < 0) {
+				pl->stats.deliveries_failed++;
+				sink->errors++;
+				vigil_log(VIGIL_LOG_ERR, sink->section,
+					  "could not deliver incident #%llu "
+					  "%s (%s): %s",
+					  (unsigned long long)ev->pub.incident_id,
+					  vigil_event_type_name(ev->pub.type),
+					  ev->pub.key, strerror(-rc));
+			} else {
+				call_ok(sink, "deliver");
+			}
+		}
+		for (size_t k = 0; k < pl->n_actions; k++) {
+			struct vigil_instance *a = pl->actions[k];
+			if (a->started && action_wants(a, &ev->pub))
+				run_action(pl, a, ev);
+		}
+	}
+	for (size_t i = 0; i < pl->n_events; i++)
+		vigil_ev_free(pl->events[i]);
+	pl->n_events = 0;
+}
+
+void vigil_pipeline_run(struct vigil_pipeline *pl)
+{
+	do {
+		drain_readings(pl);
+		drain_conditions(pl);
+		dispatch_events(pl);
+	} while (pl->ring_len || pl->n_conds);
+}
+
+void vigil_pipeline_flush(struct vigil_pipeline *pl)
+{
+	for (size_t k = 0; k < pl->n_sinks; k++) {
+		struct vigil_instance *sink = pl->sinks[k];
+		int rc;
+
+		if (!sink->started || !sink->desc->flush)
+			continue;
+		rc = sink->desc->flush(sink->state, &sink->ctx);
+		if (rc < 0)
+			call_failed(sink, "flush", rc);
+	}
+}

@@ -1,0 +1,84 @@
+/*
+ * pipeline.h - the staged data path inside the core:
+ *
+ *   sensors --readings--> [ring] --> rules --conditions--> [queue]
+ *       --> incident manager --events--> [queue] --> actions, sinks
+ *       readings -----------------------------------------> sinks (metrics)
+ *
+ * Readings wait in a bounded ring: when it is full the oldest are dropped
+ * and counted, because a metric is perishable. Conditions and incident
+ * events wait in queues that grow: they are never dropped.
+ */
+#ifndef VIGIL_PIPELINE_H
+#define VIGIL_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "incident.h"
+#include "instance.h"
+#include "series.h"
+
+struct vigil_qreading {
+	struct vigil_series *series;
+	double value;
+	vigil_time_ns time;
+	enum vigil_quality quality;
+};
+
+struct vigil_pipeline_stats {
+	uint64_t readings_in;      /* accepted into the ring */
+	uint64_t readings_dropped; /* pushed out of a full ring */
+	uint64_t readings_refused; /* bad metric name, series limit */
+	uint64_t conditions;
+	uint64_t events;
+	uint64_t deliveries_failed;
+	uint64_t actions_run;
+};
+
+struct vigil_pipeline {
+	/* Borrowed instance lists, by kind; only started ones are used. */
+	struct vigil_instance **rules, **sinks, **actions;
+	size_t n_rules, n_sinks, n_actions;
+
+	struct vigil_series_table series;
+
+	struct vigil_qreading *ring;
+	size_t ring_cap, ring_head, ring_len;
+
+	struct vigil_cond *conds;
+	size_t n_conds, cap_conds;
+
+	struct vigil_ev **events;
+	size_t n_events, cap_events;
+
+	struct vigil_incidents incidents;
+	struct vigil_pipeline_stats stats;
+
+	/* While a rule evaluates: the series it looks at. */
+	struct vigil_series *cur_series;
+
+	/* Injected clock, for tests; NULL means vigil_now. */
+	vigil_time_ns (*clock)(void);
+};
+
+extern const struct vigil_emit_ops vigil_pipeline_emit;
+
+/* `sinks` may hold at most 64 instances. Lists are borrowed. */
+void vigil_pipeline_init(struct vigil_pipeline *pl, size_t ring_cap,
+			 struct vigil_instance **rules, size_t n_rules,
+			 struct vigil_instance **sinks, size_t n_sinks,
+			 struct vigil_instance **actions, size_t n_actions);
+void vigil_pipeline_free(struct vigil_pipeline *pl);
+
+/* Moves everything queued through every stage. */
+void vigil_pipeline_run(struct vigil_pipeline *pl);
+
+/* Calls flush on every started sink. */
+void vigil_pipeline_flush(struct vigil_pipeline *pl);
+
+/* Queues a condition built by the core itself (e.g. plugin_failed). */
+void vigil_pipeline_push_condition(struct vigil_pipeline *pl,
+				   struct vigil_cond *c);
+
+#endif
