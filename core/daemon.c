@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -217,6 +218,7 @@ static vigil_time_ns tick(struct vigil_daemon *d, vigil_time_ns now,
 			next = inst->next_due;
 	}
 	if (*next_flush <= now) {
+		vigil_pipeline_retry(&d->pl, now);
 		vigil_pipeline_flush(&d->pl);
 		*next_flush = now + d->flush_interval;
 	}
@@ -247,6 +249,29 @@ static int setup_fds(struct vigil_daemon *d)
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->timerfd, &ev) < 0)
 		return -errno;
 	return 0;
+}
+
+/* mkdir -p, 0750 for what it creates. */
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	return access(path, W_OK) == 0 ? 0 : -errno;
 }
 
 static void arm(struct vigil_daemon *d, vigil_time_ns at)
@@ -312,6 +337,13 @@ int vigil_daemon_run(struct vigil_daemon *d)
 	size_t running = 0;
 	int rc;
 
+	rc = make_dirs(d->state_dir);
+	if (rc < 0) {
+		vigil_err("cannot create state_dir %s: %s", d->state_dir,
+			  strerror(-rc));
+		return rc;
+	}
+	vigil_host_set_state_dir(d->state_dir);
 	rc = setup_fds(d);
 	if (rc < 0) {
 		vigil_err("cannot set up the event loop: %s", strerror(-rc));
@@ -364,14 +396,17 @@ int vigil_daemon_run(struct vigil_daemon *d)
 
 	/* Sensors stop; what is queued drains; sinks flush; all stop. */
 	vigil_pipeline_run(&d->pl);
+	vigil_pipeline_retry(&d->pl, 0);
 	vigil_pipeline_flush(&d->pl);
 	vigil_notice("stopped: %llu readings, %llu dropped, %llu refused, "
-		     "%llu incident events, %llu failed deliveries",
+		     "%llu incident events, %llu failed delivery attempts, "
+		     "%llu given up",
 		     (unsigned long long)d->pl.stats.readings_in,
 		     (unsigned long long)d->pl.stats.readings_dropped,
 		     (unsigned long long)d->pl.stats.readings_refused,
 		     (unsigned long long)d->pl.stats.events,
-		     (unsigned long long)d->pl.stats.deliveries_failed);
+		     (unsigned long long)d->pl.stats.deliveries_failed,
+		     (unsigned long long)d->pl.stats.deliveries_lost);
 	/* Rules free their per-series slots while still started. */
 	vigil_pipeline_free(&d->pl);
 	stop_all(d);

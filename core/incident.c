@@ -177,6 +177,8 @@ struct vigil_ev *vigil_ev_new(const struct vigil_incident *inc,
 {
 	struct vigil_ev *ev = vigil_xcalloc(1, sizeof(*ev));
 	struct vigil_event *e = &ev->pub;
+
+	ev->refs = 1;
 	size_t len = strlen(inc->key) + strlen(inc->type) +
 		     strlen(inc->message ? inc->message : "") + 3;
 	char *p;
@@ -228,7 +230,7 @@ struct vigil_ev *vigil_ev_new(const struct vigil_incident *inc,
 
 void vigil_ev_free(struct vigil_ev *ev)
 {
-	if (!ev)
+	if (!ev || --ev->refs > 0)
 		return;
 	free(ev->actions);
 	free(ev->strings);

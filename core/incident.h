@@ -84,6 +84,7 @@ void vigil_incident_add_action(struct vigil_incident *inc,
 /* An event: the public view plus the storage it points into. */
 struct vigil_ev {
 	struct vigil_event pub;
+	int refs; /* vigil_ev_free drops one */
 	struct vigil_action_record *actions;
 	char *strings; /* key, type, message, action names and outputs */
 	struct vigil_labels labels;
@@ -94,5 +95,10 @@ struct vigil_ev *vigil_ev_new(const struct vigil_incident *inc,
 			      enum vigil_event_type type,
 			      enum vigil_severity prev, vigil_time_ns now);
 void vigil_ev_free(struct vigil_ev *ev);
+static inline struct vigil_ev *vigil_ev_ref(struct vigil_ev *ev)
+{
+	ev->refs++;
+	return ev;
+}
 
 #endif

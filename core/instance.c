@@ -419,6 +419,12 @@ static void host_log(struct vigil_ctx *ctx, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void host_vlog(struct vigil_ctx *ctx, int level, const char *fmt,
+		      va_list ap)
+{
+	vigil_logv(level, ctx ? ctx_inst(ctx)->section : NULL, fmt, ap);
+}
+
 static int host_log_enabled(struct vigil_ctx *ctx, int level)
 {
 	return vigil_log_enabled(level);
@@ -527,6 +533,18 @@ static const char *host_instance_name(struct vigil_ctx *ctx)
 	return ctx_inst(ctx)->name;
 }
 
+static const char *state_dir_path = VIGIL_STATE_DIR;
+
+void vigil_host_set_state_dir(const char *dir)
+{
+	state_dir_path = dir;
+}
+
+static const char *host_state_dir(struct vigil_ctx *ctx)
+{
+	return state_dir_path;
+}
+
 const struct vigil_host vigil_host_table = {
 	.size = sizeof(struct vigil_host),
 	.abi_major = VIGIL_ABI_MAJOR,
@@ -545,4 +563,6 @@ const struct vigil_host vigil_host_table = {
 	.monotonic = host_monotonic,
 	.section_name = host_section_name,
 	.instance_name = host_instance_name,
+	.state_dir = host_state_dir,
+	.vlog = host_vlog,
 };

@@ -112,4 +112,7 @@ void vigil_instance_free(struct vigil_instance *inst);
 
 extern const struct vigil_host vigil_host_table;
 
+/* What host->state_dir returns; set by the daemon before instances start. */
+void vigil_host_set_state_dir(const char *dir);
+
 #endif

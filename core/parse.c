@@ -245,6 +245,12 @@ static int has_bounds(const struct vigil_option *opt)
 	return opt->min != 0 || opt->max != 0;
 }
 
+/* max 0 with a nonzero min: a lower bound only. */
+static int has_max(const struct vigil_option *opt)
+{
+	return opt->max != 0;
+}
+
 void vigil_option_describe(const struct vigil_option *opt, char *buf,
 			   size_t len)
 {
@@ -270,27 +276,37 @@ void vigil_option_describe(const struct vigil_option *opt, char *buf,
 	case VIGIL_OPT_DURATION:
 		vigil_format_duration((vigil_time_ns)opt->min, lo, sizeof(lo));
 		vigil_format_duration((vigil_time_ns)opt->max, hi, sizeof(hi));
-		if (has_bounds(opt))
+		if (has_bounds(opt) && !has_max(opt))
+			snprintf(buf, len, "a duration of at least %s", lo);
+		else if (has_bounds(opt))
 			snprintf(buf, len, "a duration from %s to %s", lo, hi);
 		else
 			snprintf(buf, len, "a duration (250ms, 10s, 5m, 1h)");
 		return;
 	case VIGIL_OPT_SIZE:
-		if (has_bounds(opt))
+		if (has_bounds(opt) && !has_max(opt))
+			snprintf(buf, len, "a size of at least %.0f bytes",
+				 opt->min);
+		else if (has_bounds(opt))
 			snprintf(buf, len, "a size from %.0f to %.0f bytes",
 				 opt->min, opt->max);
 		else
 			snprintf(buf, len, "a size (512, 64k, 10M)");
 		return;
 	case VIGIL_OPT_INT:
-		if (has_bounds(opt))
+		if (has_bounds(opt) && !has_max(opt))
+			snprintf(buf, len, "a whole number of at least %.0f",
+				 opt->min);
+		else if (has_bounds(opt))
 			snprintf(buf, len, "a whole number from %.0f to %.0f",
 				 opt->min, opt->max);
 		else
 			snprintf(buf, len, "a whole number");
 		return;
 	case VIGIL_OPT_DOUBLE:
-		if (has_bounds(opt))
+		if (has_bounds(opt) && !has_max(opt))
+			snprintf(buf, len, "a number of at least %g", opt->min);
+		else if (has_bounds(opt))
 			snprintf(buf, len, "a number from %g to %g", opt->min,
 				 opt->max);
 		else
@@ -355,7 +371,8 @@ int vigil_option_parse(const struct vigil_option *opt, const char *value,
 		}
 		return rc;
 	}
-	if (has_bounds(opt) && (num < opt->min || num > opt->max)) {
+	if (has_bounds(opt) &&
+	    (num < opt->min || (has_max(opt) && num > opt->max))) {
 		WHY("out of range (expected %s)", desc);
 		return -EINVAL;
 	}

@@ -77,6 +77,7 @@ void vigil_pipeline_init(struct vigil_pipeline *pl, size_t ring_cap,
 	pl->n_actions = n_actions;
 	pl->ring_cap = ring_cap ? ring_cap : 65536;
 	pl->ring = vigil_xcalloc(pl->ring_cap, sizeof(*pl->ring));
+	pl->retry = vigil_xcalloc(n_sinks ? n_sinks : 1, sizeof(*pl->retry));
 	vigil_series_init(&pl->series, SERIES_LIMIT, route_series, pl);
 	vigil_incidents_init(&pl->incidents, HISTORY_MAX);
 }
@@ -90,6 +91,17 @@ void vigil_pipeline_free(struct vigil_pipeline *pl)
 	for (size_t i = 0; i < pl->n_events; i++)
 		vigil_ev_free(pl->events[i]);
 	free(pl->events);
+	for (size_t k = 0; k < pl->n_sinks; k++) {
+		struct vigil_sink_queue *q = &pl->retry[k];
+		if (q->len)
+			vigil_log(VIGIL_LOG_ERR, pl->sinks[k]->section,
+				  "%zu incident event(s) were never delivered",
+				  q->len);
+		for (size_t i = 0; i < q->len; i++)
+			vigil_ev_free(q->ev[q->head + i]);
+		free(q->ev);
+	}
+	free(pl->retry);
 	vigil_incidents_free(&pl->incidents);
 	free(pl->ring);
 	memset(pl, 0, sizeof(*pl));
@@ -404,6 +416,69 @@ static int sink_wants(const struct vigil_instance *k,
 	return e->severity >= k->min_severity;
 }
 
+static void queue_push(struct vigil_pipeline *pl, size_t k,
+		       struct vigil_ev *ev)
+{
+	struct vigil_sink_queue *q = &pl->retry[k];
+
+	if (q->len == VIGIL_SINK_QUEUE_MAX) {
+		struct vigil_ev *old = q->ev[q->head];
+		vigil_log(VIGIL_LOG_ERR, pl->sinks[k]->section,
+			  "giving up incident #%llu %s (%s): %d events wait "
+			  "already",
+			  (unsigned long long)old->pub.incident_id,
+			  vigil_event_type_name(old->pub.type), old->pub.key,
+			  VIGIL_SINK_QUEUE_MAX);
+		vigil_ev_free(old);
+		q->head++;
+		q->len--;
+		pl->stats.deliveries_lost++;
+	}
+	if (q->head && q->head + q->len == q->cap) {
+		memmove(q->ev, q->ev + q->head, q->len * sizeof(*q->ev));
+		q->head = 0;
+	}
+	vigil_grow((void **)&q->ev, &q->cap, q->head + q->len + 1,
+		   sizeof(*q->ev));
+	q->ev[q->head + q->len++] = vigil_ev_ref(ev);
+}
+
+/* One delivery attempt; 0 or the sink's error. */
+static int deliver(struct vigil_pipeline *pl, size_t k,
+		   const struct vigil_ev *ev)
+{
+	struct vigil_instance *sink = pl->sinks[k];
+	int rc;
+
+	sink->calls++;
+	rc = sink->desc->deliver(sink->state, &sink->ctx, &ev->pub);
+	if (rc >= 0)
+		return 0;
+	pl->stats.deliveries_failed++;
+	sink->errors++;
+	return rc < 0 ? rc : -EIO;
+}
+
+static void sink_failed(struct vigil_pipeline *pl, size_t k,
+			const struct vigil_ev *ev, int rc)
+{
+	struct vigil_sink_queue *q = &pl->retry[k];
+	vigil_time_ns delay = VIGIL_SEC;
+
+	for (unsigned i = 0; i < q->failures && delay < 60 * VIGIL_SEC; i++)
+		delay *= 2;
+	if (delay > 60 * VIGIL_SEC)
+		delay = 60 * VIGIL_SEC;
+	if (q->failures++ == 0)
+		vigil_log(VIGIL_LOG_ERR, pl->sinks[k]->section,
+			  "could not deliver incident #%llu %s (%s): %s; "
+			  "keeping it and what follows for redelivery",
+			  (unsigned long long)ev->pub.incident_id,
+			  vigil_event_type_name(ev->pub.type), ev->pub.key,
+			  strerror(-rc));
+	q->retry_at = vigil_monotonic() + delay;
+}
+
 static void dispatch_events(struct vigil_pipeline *pl)
 {
 	/* Actions may queue ACTION events while this runs: index loop. */
@@ -414,22 +489,20 @@ static void dispatch_events(struct vigil_pipeline *pl)
 			struct vigil_instance *sink = pl->sinks[k];
 			int rc;
 
-			if (!sink->started || !sink_wants(sink, &ev->pub))
+			/* A sink refused for misconfiguration is never
+			 * retried; that was said once, loudly, at start. */
+			if (sink->fatal || !sink_wants(sink, &ev->pub))
 				continue;
-			sink->calls++;
-			rc = sink->desc->deliver(sink->state, &sink->ctx,
-						 &ev->pub);
+			/* Keep the order: behind earlier undelivered ones,
+			 * or while the sink is not running. */
+			if (pl->retry[k].len || !sink->started) {
+				queue_push(pl, k, ev);
+				continue;
+			}
+			rc = deliver(pl, k, ev);
 			if (rc < 0) {
-				pl->stats.deliveries_failed++;
-				sink->errors++;
-				vigil_log(VIGIL_LOG_ERR, sink->section,
-					  "could not deliver incident #%llu "
-					  "%s (%s): %s",
-					  (unsigned long long)ev->pub.incident_id,
-					  vigil_event_type_name(ev->pub.type),
-					  ev->pub.key, strerror(-rc));
-			} else {
-				call_ok(sink, "deliver");
+				queue_push(pl, k, ev);
+				sink_failed(pl, k, ev, rc);
 			}
 		}
 		for (size_t k = 0; k < pl->n_actions; k++) {
@@ -441,6 +514,48 @@ static void dispatch_events(struct vigil_pipeline *pl)
 	for (size_t i = 0; i < pl->n_events; i++)
 		vigil_ev_free(pl->events[i]);
 	pl->n_events = 0;
+}
+
+void vigil_pipeline_retry(struct vigil_pipeline *pl, vigil_time_ns now)
+{
+	for (size_t k = 0; k < pl->n_sinks; k++) {
+		struct vigil_sink_queue *q = &pl->retry[k];
+		size_t sent = 0;
+
+		if (!q->len || !pl->sinks[k]->started ||
+		    (now && q->retry_at > now))
+			continue;
+		while (q->len) {
+			struct vigil_ev *ev = q->ev[q->head];
+			int rc = deliver(pl, k, ev);
+			if (rc < 0) {
+				sink_failed(pl, k, ev, rc);
+				break;
+			}
+			vigil_ev_free(ev);
+			q->head++;
+			q->len--;
+			sent++;
+		}
+		if (q->len == 0) {
+			q->head = 0;
+			vigil_log(VIGIL_LOG_NOTICE, pl->sinks[k]->section,
+				  "delivering again: %zu delayed incident "
+				  "event(s) delivered after %u failed "
+				  "attempt(s)",
+				  sent, q->failures);
+			q->failures = 0;
+		}
+	}
+}
+
+size_t vigil_pipeline_undelivered(const struct vigil_pipeline *pl)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < pl->n_sinks; k++)
+		n += pl->retry[k].len;
+	return n;
 }
 
 void vigil_pipeline_run(struct vigil_pipeline *pl)

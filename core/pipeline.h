@@ -32,9 +32,22 @@ struct vigil_pipeline_stats {
 	uint64_t readings_refused; /* bad metric name, series limit */
 	uint64_t conditions;
 	uint64_t events;
-	uint64_t deliveries_failed;
+	uint64_t deliveries_failed; /* attempts that failed */
+	uint64_t deliveries_lost;   /* given up past VIGIL_SINK_QUEUE_MAX */
 	uint64_t actions_run;
 };
+
+/* Events a sink failed to take, oldest first, delivered again later. */
+struct vigil_sink_queue {
+	struct vigil_ev **ev;
+	size_t head, len, cap;
+	unsigned failures;
+	vigil_time_ns retry_at; /* monotonic */
+};
+
+/* Undelivered events kept per sink before the oldest is given up (with an
+ * error naming it). */
+#define VIGIL_SINK_QUEUE_MAX 10000
 
 struct vigil_pipeline {
 	/* Borrowed instance lists, by kind; only started ones are used. */
@@ -51,6 +64,8 @@ struct vigil_pipeline {
 
 	struct vigil_ev **events;
 	size_t n_events, cap_events;
+
+	struct vigil_sink_queue *retry; /* one per sink */
 
 	struct vigil_incidents incidents;
 	struct vigil_pipeline_stats stats;
@@ -76,6 +91,13 @@ void vigil_pipeline_run(struct vigil_pipeline *pl);
 
 /* Calls flush on every started sink. */
 void vigil_pipeline_flush(struct vigil_pipeline *pl);
+
+/* Delivers again what sinks failed to take, for those whose backoff has
+ * passed at monotonic time `now` (0: all of them, e.g. at shutdown). */
+void vigil_pipeline_retry(struct vigil_pipeline *pl, vigil_time_ns now);
+
+/* Events waiting for redelivery, over all sinks. */
+size_t vigil_pipeline_undelivered(const struct vigil_pipeline *pl);
 
 /* Queues a condition built by the core itself (e.g. plugin_failed). */
 void vigil_pipeline_push_condition(struct vigil_pipeline *pl,

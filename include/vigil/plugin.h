@@ -29,8 +29,9 @@
  *   a callback (readings, events, labels, strings) is BORROWED FOR THE
  *   DURATION OF THAT CALL ONLY: copy what you need to keep. Everything a
  *   plugin hands to the host (emit_reading, emit_condition) is copied by the
- *   host before the call returns. The two exceptions, valid until fini(),
- *   are the host table itself and strings returned by config_string().
+ *   host before the call returns. The exceptions, valid from init() until
+ *   fini() returns, are the host table, the instance's `ctx` (keep it in
+ *   your state to log from fini) and strings returned by config_string().
  *
  *   Callbacks of one instance are never called concurrently. Different
  *   instances of the same plugin may run in different processes: keep state
@@ -45,6 +46,7 @@
 #ifndef VIGIL_PLUGIN_H
 #define VIGIL_PLUGIN_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,6 +114,8 @@ typedef int64_t vigil_time_ns;
 #define VIGIL_MSEC ((vigil_time_ns)1000000)
 #define VIGIL_SEC ((vigil_time_ns)1000000000)
 
+/* A label: key is [A-Za-z0-9_-]+ (readings with other keys are refused);
+ * value is any UTF-8 text without newlines, "" allowed. */
 struct vigil_label {
 	const char *key;
 	const char *value;
@@ -238,7 +242,9 @@ struct vigil_option {
 	const char *name;
 	enum vigil_option_type type;
 	const char *def; /* default, written as in the INI; NULL: unset */
-	double min, max; /* numeric bounds; both 0: unbounded */
+	/* Numeric bounds (durations in ns, sizes in bytes). Both 0: no
+	 * bounds. max 0 with min nonzero: a lower bound only. */
+	double min, max;
 	const char *choices; /* VIGIL_OPT_ENUM: "above|below" */
 	const char *help;    /* one line, shown in errors and --help-plugin */
 	unsigned flags;      /* VIGIL_OPT_* flags */
@@ -274,9 +280,14 @@ struct vigil_host {
 			      const struct vigil_condition *c);
 
 	/* The validated value of an option of this instance, or its default.
-	 * config_string returns NULL for an unset option without default;
-	 * the string is valid until fini() returns. The typed getters return
-	 * `fallback` when the option is unset. */
+	 * `key =` with nothing after it is set, to "" (valid for STRING
+	 * options only), which is not the same as leaving the key out.
+	 * config_string works for every type and returns the text as written
+	 * (NULL for an unset option without default); it is valid until
+	 * fini() returns. The typed getters return `fallback` when the option
+	 * is unset, or (with a warning in the log) when the option is of
+	 * another type; config_int also reads an ENUM as the index of its
+	 * choice, and config_double also reads an INT. */
 	const char *(*config_string)(struct vigil_ctx *ctx, const char *key);
 	int64_t (*config_int)(struct vigil_ctx *ctx, const char *key,
 			      int64_t fallback);
@@ -295,6 +306,14 @@ struct vigil_host {
 	/* "sensor.cpu": the section name; "cpu": the instance name. */
 	const char *(*section_name)(struct vigil_ctx *ctx);
 	const char *(*instance_name)(struct vigil_ctx *ctx);
+
+	/* The daemon's state directory ([daemon] state_dir), which exists and
+	 * is writable: resolve relative file names against it. */
+	const char *(*state_dir)(struct vigil_ctx *ctx);
+
+	/* log() taking a va_list, for a plugin's own logging helpers. */
+	void (*vlog)(struct vigil_ctx *ctx, int level, const char *fmt,
+		     va_list ap) VIGIL_PRINTF(3, 0);
 };
 
 /* True if the host table has the member (ABI minor may be older). */
@@ -349,7 +368,12 @@ struct vigil_plugin {
 
 	/* Sinks (at least one of deliver/write): deliver one incident event;
 	 * write a batch of readings; flush buffered output (optional, called
-	 * periodically and at shutdown). */
+	 * every flush_interval of [daemon] and at shutdown).
+	 * deliver returns a negative error when the event did not get
+	 * through: the core keeps it and delivers it again later, in order,
+	 * so a sink that is down loses no alert (delivery is at least once).
+	 * write returning an error drops that batch of readings (counted):
+	 * metrics are perishable. */
 	int (*deliver)(void *state, struct vigil_ctx *ctx,
 		       const struct vigil_event *ev);
 	int (*write)(void *state, struct vigil_ctx *ctx,

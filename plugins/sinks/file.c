@@ -35,6 +35,7 @@
  * Every string is written as valid UTF-8: JSON requires it and a collector
  * may drop the whole line otherwise, so invalid bytes become '?'.
  */
+#define _GNU_SOURCE /* asprintf */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -72,7 +73,8 @@ struct file_buf {
 
 struct file_sink {
 	const struct vigil_host *host;
-	const char *path; /* config_string: valid until fini */
+	const char *path; /* config_string or path_buf: valid until fini */
+	char *path_buf;   /* a relative path joined to the state directory */
 	char *rotated;    /* path + ".1" */
 	enum file_fsync fsync;
 	vigil_time_ns fsync_interval;
@@ -882,6 +884,7 @@ static void file_fini(void *state)
 	file_close(fs);
 	if (fs->gen != NULL)
 		yajl_gen_free(fs->gen);
+	free(fs->path_buf);
 	free(fs->out.data);
 	free(fs->clean.data);
 	free(fs->rotated);
@@ -903,11 +906,20 @@ static int file_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 	fs->fd = -1;
 
 	s = host->config_string(ctx, "path");
+	if (s != NULL && s[0] != '\0' && s[0] != '/' &&
+	    VIGIL_HOST_HAS(host, state_dir)) {
+		/* Relative to the state directory, never to the daemon's
+		 * working directory. */
+		if (asprintf(&fs->path_buf, "%s/%s", host->state_dir(ctx), s) < 0) {
+			fs->path_buf = NULL;
+			free(fs);
+			return -ENOMEM;
+		}
+		s = fs->path_buf;
+	}
 	if (s == NULL || s[0] != '/') {
-		/* The daemon's working directory is "/", so a relative path
-		 * would not be where the operator thinks. */
 		host->log(ctx, VIGIL_LOG_ERR,
-			  "path must be an absolute file name, not \"%s\"",
+			  "path must be a file name, not \"%s\"",
 			  s != NULL ? s : "");
 		goto fatal;
 	}
@@ -999,7 +1011,7 @@ fatal:
 static const struct vigil_option file_options[] = {
 	{.name = "path",
 	 .type = VIGIL_OPT_STRING,
-	 .help = "absolute name of the JSON Lines file to append to",
+	 .help = "JSON Lines file to append to; a relative name is in the state directory",
 	 .flags = VIGIL_OPT_REQUIRED},
 	{.name = "fsync",
 	 .type = VIGIL_OPT_ENUM,
