@@ -157,8 +157,9 @@ static void try_start(struct vigil_daemon *d, struct vigil_instance *inst,
 	{
 		char when[32];
 		vigil_format_duration(inst->retry_at - now, when, sizeof(when));
-		vigil_log(VIGIL_LOG_NOTICE, inst->section, "will retry in %s",
-			  when);
+		vigil_log(inst->init_failures == 1 ? VIGIL_LOG_NOTICE :
+						     VIGIL_LOG_INFO,
+			  inst->section, "will retry in %s", when);
 	}
 }
 

@@ -370,7 +370,10 @@ int vigil_instance_start(struct vigil_instance *inst,
 	rc = inst->desc->init(&inst->ctx, &vigil_host_table, &inst->state);
 	if (rc < 0) {
 		inst->fatal = rc == VIGIL_EFATAL;
-		vigil_log(VIGIL_LOG_ERR, inst->section,
+		/* Loud the first time; a retry failing the same way is not
+		 * news. */
+		vigil_log(inst->init_failures ? VIGIL_LOG_INFO : VIGIL_LOG_ERR,
+			  inst->section,
 			  "init failed: %s%s",
 			  rc == VIGIL_EFATAL ? "misconfigured" : strerror(-rc),
 			  rc == VIGIL_EFATAL ? " (not retried)" : "");

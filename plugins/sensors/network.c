@@ -14,7 +14,9 @@
  *     1: tun and ppp devices never report "up". carrier cannot be read
  *     (EINVAL) while an interface is administratively down, which counts
  *     as no carrier. Without `interfaces`, every entry of /sys/class/net but
- *     lo is reported, listed anew on each read as interfaces come and go;
+ *     lo is followed from the first time it is administratively up (IFF_UP
+ *     in its flags), listed anew on each read as interfaces come and go, so
+ *     a spare interface nobody configured raises no alarm;
  *     `interfaces =` (empty) reports none. An interface listed explicitly
  *     that does not exist is reported down, with no carrier.
  *
@@ -65,7 +67,8 @@
 
 struct iface {
 	char name[IFNAMSIZ];
-	int state; /* of the last read: 0, errno, or IF_MALFORMED */
+	int state;    /* of the last read: 0, errno, or IF_MALFORMED */
+	int followed; /* discovered, and seen administratively up */
 };
 
 enum target_kind {
@@ -244,9 +247,12 @@ static int scan_ifaces(struct net_state *st, struct vigil_ctx *ctx)
 			struct iface *ifc = &list[n_list++];
 
 			strcpy(ifc->name, name);
-			for (size_t j = 0; j < st->n_ifaces; j++)
-				if (strcmp(st->ifaces[j].name, name) == 0)
+			for (size_t j = 0; j < st->n_ifaces; j++) {
+				if (strcmp(st->ifaces[j].name, name) == 0) {
 					ifc->state = st->ifaces[j].state;
+					ifc->followed = st->ifaces[j].followed;
+				}
+			}
 		}
 		free(ents[i]);
 	}
@@ -308,6 +314,19 @@ static ssize_t read_attr(struct net_state *st, const struct iface *ifc,
 
 /* The values of IF_OPER_* as sysfs spells them (Documentation/ABI/
  * testing/sysfs-class-net). */
+/* IFF_UP in /sys/class/net/IF/flags ("0x1003"). */
+static int admin_up(struct net_state *st, const struct iface *ifc)
+{
+	char buf[32], *end;
+	unsigned long flags;
+
+	if (read_attr(st, ifc, "flags", buf, sizeof(buf)) <= 0)
+		return 0;
+	errno = 0;
+	flags = strtoul(buf, &end, 16);
+	return errno == 0 && end != buf && (flags & 0x1);
+}
+
 static int known_operstate(const char *s)
 {
 	static const char *const states[] = {
@@ -688,8 +707,19 @@ static int network_read(void *state, struct vigil_ctx *ctx)
 
 	if (!st->listed)
 		rc = scan_ifaces(st, ctx);
-	for (size_t i = 0; i < st->n_ifaces; i++)
-		n_emitted += (size_t)read_iface(st, ctx, &st->ifaces[i]);
+	for (size_t i = 0; i < st->n_ifaces; i++) {
+		struct iface *ifc = &st->ifaces[i];
+
+		/* Discovered interfaces count once someone brought them up:
+		 * a spare that was never configured (ifb0, a second NIC) is
+		 * not "down", but one that was up and fell is. */
+		if (!st->listed && !ifc->followed) {
+			if (!admin_up(st, ifc))
+				continue;
+			ifc->followed = 1;
+		}
+		n_emitted += (size_t)read_iface(st, ctx, ifc);
+	}
 	for (size_t i = 0; i < st->n_targets; i++)
 		probe_target(st, ctx, &st->targets[i]);
 
@@ -698,7 +728,7 @@ static int network_read(void *state, struct vigil_ctx *ctx)
 	/* Nothing to report: say why, unless there was nothing to ask. */
 	if (rc < 0)
 		return rc;
-	return st->n_ifaces > 0 ? -EIO : 0;
+	return st->n_ifaces > 0 && st->listed ? -EIO : 0;
 }
 
 static void network_fini(void *state)
