@@ -124,7 +124,7 @@ struct vigil_label {
 /* One measurement. A sensor fills it and passes it to host->emit_reading;
  * rules and sinks receive it borrowed. */
 struct vigil_reading {
-	const char *metric;               /* "cpu.usage_percent"; [a-z0-9_.] */
+	const char *metric; /* "cpu.usage_percent": [A-Za-z0-9_.:-]+ */
 	const char *unit;                 /* "%", "C", "MB", "" for none */
 	double value;
 	vigil_time_ns time;               /* 0 when emitting: host stamps now */
@@ -145,7 +145,8 @@ struct vigil_condition {
 	/* Incident type. NULL: the rule instance name. */
 	const char *type;
 	int firing; /* 1 firing, 0 clear */
-	enum vigil_severity severity;
+	enum vigil_severity severity; /* of a firing condition; ignored on
+				       * a clear */
 	const char *message; /* human text; include the value and threshold */
 	double value;
 	/* Labels of the incident. NULL and 0: those of `reading`. */
@@ -356,12 +357,19 @@ struct vigil_plugin {
 		    const struct vigil_reading *r, void **series_state);
 	/* Rules (optional): free a series slot; NULL means free(). */
 	void (*series_free)(void *state, void *series_state);
-	/* Rules (optional): called every `tick` interval with the wall clock,
-	 * for conditions that depend on time alone (staleness, for=). */
+	/* Rules (optional): called periodically with the wall clock, for
+	 * conditions that depend on time alone (staleness). Not called by
+	 * vigild 0.1 yet. */
 	int (*tick)(void *state, struct vigil_ctx *ctx, vigil_time_ns now);
 
-	/* Actions (required): remediate one incident event. Must return by
-	 * itself; the core enforces a deadline. Fill `result`. */
+	/* Actions (required): remediate one incident event and fill
+	 * `result`. Must return by itself within its own timeout: in vigild
+	 * 0.1 actions run inside the core and block it while they run.
+	 * Return 0 when an attempt was made (result->outcome says how it
+	 * went), or a negative error when none could be (recorded as
+	 * VIGIL_ACTION_ERROR). A plugin that forks reaps its own children:
+	 * the core leaves SIGCHLD at its default and never waits for
+	 * children it did not start. */
 	int (*run)(void *state, struct vigil_ctx *ctx,
 		   const struct vigil_event *ev,
 		   struct vigil_action_result *result);
