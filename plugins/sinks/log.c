@@ -2,7 +2,8 @@
  * log.c - the "log" sink: incident events and readings as daemon log lines.
  *
  * Every incident event becomes one line through host->log, at a level
- * chosen by the incident's severity, so that an operator who already
+ * chosen by the incident's severity (an action's line by its outcome: notice
+ * when it worked, warning when not), so that an operator who already
  * watches the daemon's log (journald, syslog, stderr) sees alerts without
  * configuring anything else:
  *
@@ -207,6 +208,11 @@ static int level_for(const struct vigil_event *ev)
 {
 	if (ev->type == VIGIL_EVENT_RESOLVED)
 		return VIGIL_LOG_NOTICE;
+	/* A remediation is graded by how it went, not by the incident. */
+	if (ev->type == VIGIL_EVENT_ACTION && ev->n_actions > 0)
+		return ev->actions[ev->n_actions - 1].outcome == VIGIL_ACTION_OK ?
+			       VIGIL_LOG_NOTICE :
+			       VIGIL_LOG_WARNING;
 	switch (ev->severity) {
 	case VIGIL_SEV_CRITICAL:
 		return VIGIL_LOG_ERR;
