@@ -109,6 +109,20 @@ void vigil_pipeline_free(struct vigil_pipeline *pl)
 
 /* ---------------------------------------------------------- emit hooks */
 
+/* Says that readings are being dropped, at most once a minute. */
+static void warn_drops(struct vigil_pipeline *pl)
+{
+	vigil_time_ns now = vigil_monotonic();
+
+	if (pl->drop_warned && now - pl->drop_warned < 60 * VIGIL_SEC)
+		return;
+	pl->drop_warned = now;
+	vigil_warn("reading queue full (%zu): dropping the oldest readings; "
+		   "%llu dropped so far (raise reading_queue in [daemon], or "
+		   "lower sensor rates)",
+		   pl->ring_cap, (unsigned long long)pl->stats.readings_dropped);
+}
+
 static int on_reading(void *user, struct vigil_instance *inst,
 		      const struct vigil_reading *r)
 {
@@ -153,6 +167,7 @@ static int on_reading(void *user, struct vigil_instance *inst,
 		pl->ring_head = (pl->ring_head + 1) % pl->ring_cap;
 		pl->ring_len--;
 		pl->stats.readings_dropped++;
+		warn_drops(pl);
 	}
 	q = &pl->ring[(pl->ring_head + pl->ring_len) % pl->ring_cap];
 	pl->ring_len++;

@@ -70,6 +70,8 @@ struct vigil_pipeline {
 	struct vigil_incidents incidents;
 	struct vigil_pipeline_stats stats;
 
+	vigil_time_ns drop_warned; /* monotonic, of the last drop warning */
+
 	/* While a rule evaluates: the series it looks at. */
 	struct vigil_series *cur_series;
 
