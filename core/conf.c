@@ -117,6 +117,10 @@ static const char *check_line(struct reader *r, char *line)
 {
 	char *p = line, *end;
 
+	/* A UTF-8 byte order mark, as some editors write: inih would skip
+	 * it, but the checks below see the line first. */
+	if (r->line == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
 	while (isspace((unsigned char)*p))
 		p++;
 	if (*p == '\0' || *p == ';' || *p == '#')

@@ -106,6 +106,9 @@ size_t vigil_daemon_check(struct vigil_daemon *d, struct vigil_diag *errors,
 {
 	size_t before = errors->n;
 
+	/* Plugins resolve relative paths against it (the file sink's
+	 * events.jsonl): the one -s or [daemon] names, as when running. */
+	vigil_host_set_state_dir(d->state_dir);
 	for (size_t i = 0; i < d->n_all; i++) {
 		struct vigil_instance *inst = d->all[i];
 		int rc = vigil_instance_start(inst, NULL, NULL);

@@ -135,6 +135,7 @@ struct vigil_incident *vigil_incidents_apply(struct vigil_incidents *im,
 		inc->key = vigil_xstrdup(c->key);
 		inc->type = vigil_xstrdup(c->type ? c->type : c->key);
 		inc->severity = c->severity;
+		inc->peak = c->severity;
 		inc->status = VIGIL_STATUS_OPEN;
 		inc->created = now;
 		inc->occurrences = 1;
@@ -152,6 +153,8 @@ struct vigil_incident *vigil_incidents_apply(struct vigil_incidents *im,
 	else if (c->severity < inc->severity)
 		*type = VIGIL_EVENT_DEESCALATED;
 	inc->severity = c->severity;
+	if (inc->severity > inc->peak)
+		inc->peak = inc->severity;
 	return inc;
 }
 
@@ -211,6 +214,7 @@ struct vigil_ev *vigil_ev_new(const struct vigil_incident *inc,
 	}
 #undef PUT
 	vigil_labels_copy(&ev->labels, inc->labels.v, inc->labels.n);
+	ev->peak = inc->peak;
 	e->type = type;
 	e->incident_id = inc->id;
 	e->severity = inc->severity;

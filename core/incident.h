@@ -39,6 +39,7 @@ struct vigil_incident {
 	char *key;
 	char *type;
 	enum vigil_severity severity;
+	enum vigil_severity peak; /* the highest severity it has had */
 	enum vigil_incident_status status;
 	char *message;
 	double value;
@@ -84,6 +85,7 @@ void vigil_incident_add_action(struct vigil_incident *inc,
 /* An event: the public view plus the storage it points into. */
 struct vigil_ev {
 	struct vigil_event pub;
+	enum vigil_severity peak; /* of the incident, when the event was made */
 	int refs; /* vigil_ev_free drops one */
 	struct vigil_action_record *actions;
 	char *strings; /* key, type, message, action names and outputs */

@@ -34,14 +34,46 @@ static void usage(FILE *f)
 		"                          the log sink receives\n"
 		"      --log-target T      stderr or syslog\n"
 		"      --list-plugins      list the plugins found in the plugin path\n"
+		"                          (-p, else plugin_path of the -c file)\n"
 		"      --help-plugin NAME  describe a plugin and its configuration keys\n"
 		"  -V, --version           print the version and plugin ABI and exit\n"
 		"  -h, --help              print this help and exit\n",
 		VIGIL_CONFIG_FILE, VIGIL_PLUGIN_DIR);
 }
 
-static void print_diag(const struct vigil_diag *d, const char *what)
+/* The line number of a "FILE:LINE: ..." message, or 0. */
+static long diag_line(const char *msg)
 {
+	const char *colon = strchr(msg, ':');
+	char *end;
+	long line;
+
+	if (!colon)
+		return 0;
+	line = strtol(colon + 1, &end, 10);
+	return end > colon + 1 && *end == ':' ? line : 0;
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+	long x = diag_line(*(char *const *)a), y = diag_line(*(char *const *)b);
+
+	return (x > y) - (x < y);
+}
+
+/* Prints in the order of the file, as a person reads it. */
+static void print_diag(struct vigil_diag *d, const char *what)
+{
+	/* Insertion sort: stable, so messages of one line keep the order
+	 * they were found in; a config has few errors. */
+	for (size_t i = 1; i < d->n; i++)
+		for (size_t j = i; j > 0 && diag_cmp(&d->msgs[j - 1],
+						     &d->msgs[j]) > 0;
+		     j--) {
+			char *t = d->msgs[j];
+			d->msgs[j] = d->msgs[j - 1];
+			d->msgs[j - 1] = t;
+		}
 	for (size_t i = 0; i < d->n; i++)
 		fprintf(stderr, "vigild: %s%s\n", what, d->msgs[i]);
 }
@@ -128,6 +160,25 @@ static int list_plugins(const char *path)
 	return 0;
 }
 
+/* The plugin path vigild would use: -p, else [daemon] plugin_path of the
+ * configuration file (when it can be read), else the built-in one. */
+static char *plugin_path_of(const struct vigil_daemon_opts *opts)
+{
+	struct vigil_diag ignored = {0};
+	struct vigil_conf conf;
+	const struct vigil_conf_entry *e;
+	char *path;
+
+	if (opts->plugin_path)
+		return strdup(opts->plugin_path);
+	vigil_conf_load(opts->config, &conf, &ignored);
+	e = vigil_conf_entry(vigil_conf_section(&conf, "daemon"), "plugin_path");
+	path = strdup(e ? e->value : VIGIL_PLUGIN_DIR);
+	vigil_conf_free(&conf);
+	vigil_diag_free(&ignored);
+	return path;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_LOG_TARGET = 256, OPT_LIST, OPT_HELP_PLUGIN };
@@ -203,9 +254,10 @@ int main(int argc, char **argv)
 	vigil_log_setup(VIGIL_LOG_TO_STDERR,
 			opts.log_level >= 0 ? opts.log_level : VIGIL_LOG_INFO);
 	if (list || help_name) {
-		const char *path = opts.plugin_path ? opts.plugin_path :
-						      VIGIL_PLUGIN_DIR;
-		return list ? list_plugins(path) : help_plugin(path, help_name);
+		char *path = plugin_path_of(&opts);
+		rc = list ? list_plugins(path) : help_plugin(path, help_name);
+		free(path);
+		return rc;
 	}
 
 	vigil_daemon_load(&d, &opts, &errors, &warnings);

@@ -45,18 +45,22 @@ int vigil_parse_duration(const char *s, vigil_time_ns *out, char *why,
 		return 0;
 	}
 	while (*p) {
-		char *end;
-		long double v;
-		size_t ulen = 0;
+		size_t nlen = strspn(p, "0123456789."), ulen = 0;
 		vigil_time_ns mult = 0;
+		long double v;
+		char num[64], *end;
 
-		if (!isdigit((unsigned char)*p) && *p != '.')
+		/* Plain decimals only: strtold alone would take "0x10" and
+		 * "1e3" too. */
+		if (nlen == 0 || nlen >= sizeof(num))
 			goto bad;
+		memcpy(num, p, nlen);
+		num[nlen] = '\0';
 		errno = 0;
-		v = strtold(p, &end);
-		if (end == p || errno)
+		v = strtold(num, &end);
+		if (*end || errno)
 			goto bad;
-		p = end;
+		p += nlen;
 		for (size_t i = 0; i < VIGIL_ARRAY_SIZE(duration_units); i++) {
 			size_t l = strlen(duration_units[i].suffix);
 			if (strncmp(p, duration_units[i].suffix, l) == 0 &&
@@ -105,6 +109,8 @@ void vigil_format_duration(vigil_time_ns ns, char *buf, size_t len)
 		     {"ns", 1}};
 	size_t off = 0;
 
+	if (len == 0)
+		return;
 	if (ns <= 0) {
 		snprintf(buf, len, "0");
 		return;
@@ -112,9 +118,12 @@ void vigil_format_duration(vigil_time_ns ns, char *buf, size_t len)
 	buf[0] = '\0';
 	for (size_t i = 0; i < VIGIL_ARRAY_SIZE(parts) && ns > 0; i++) {
 		if (ns >= parts[i].m) {
-			int n = snprintf(buf + off, off < len ? len - off : 0,
-					 "%" PRId64 "%s", ns / parts[i].m,
-					 parts[i].u);
+			int n;
+
+			if (off >= len)
+				break; /* cut short; buf is terminated */
+			n = snprintf(buf + off, len - off, "%" PRId64 "%s",
+				     ns / parts[i].m, parts[i].u);
 			if (n > 0)
 				off += (size_t)n;
 			ns %= parts[i].m;
@@ -136,6 +145,7 @@ int vigil_parse_size(const char *s, uint64_t *out, char *why, size_t whylen)
 		goto bad;
 	switch (*end) {
 	case '\0': break;
+	case 'B': break; /* "512B": taken below */
 	case 'k': case 'K': mult = 1ull << 10; end++; break;
 	case 'm': case 'M': mult = 1ull << 20; end++; break;
 	case 'g': case 'G': mult = 1ull << 30; end++; break;
@@ -438,6 +448,13 @@ static int term_parse(const char **pp, struct vigil_selector_term *t,
 	while (*p && !isspace((unsigned char)*p) && *p != '{')
 		p++;
 	t->metric = strndup(start, (size_t)(p - start));
+	if (p == start) {
+		/* "net.* {iface=eth0}" would otherwise be two terms, the
+		 * first matching every label value. */
+		WHY("a metric name or glob must come right before '{' (e.g. "
+		    "disk.used_percent{mount=/}, without a space)");
+		return -EINVAL;
+	}
 	if (*p == '{') {
 		p++;
 		for (;;) {

@@ -123,15 +123,12 @@ static void warn_drops(struct vigil_pipeline *pl)
 		   pl->ring_cap, (unsigned long long)pl->stats.readings_dropped);
 }
 
-static int on_reading(void *user, struct vigil_instance *inst,
-		      const struct vigil_reading *r)
+/* Checks the names of a reading no series has yet: 0 or -EINVAL (logged
+ * once per sensor, counted). */
+static int check_new_reading(struct vigil_pipeline *pl,
+			     struct vigil_instance *inst,
+			     const struct vigil_reading *r)
 {
-	struct vigil_pipeline *pl = user;
-	struct vigil_series *s;
-	struct vigil_qreading *q;
-
-	if (inst->kind != VIGIL_KIND_SENSOR)
-		return -EPERM;
 	if (!vigil_valid_metric(r->metric)) {
 		pl->stats.readings_refused++;
 		if (inst->errors++ == 0)
@@ -153,7 +150,42 @@ static int on_reading(void *user, struct vigil_instance *inst,
 			return -EINVAL;
 		}
 	}
-	s = vigil_series_intern(&pl->series, inst, r);
+	return 0;
+}
+
+/* True if the series lookup can dereference what `r` points at. */
+static int lookup_safe(const struct vigil_reading *r)
+{
+	if (!r->metric || (r->n_labels && !r->labels))
+		return 0;
+	for (size_t i = 0; i < r->n_labels; i++)
+		if (!r->labels[i].key)
+			return 0;
+	return 1;
+}
+
+static int on_reading(void *user, struct vigil_instance *inst,
+		      const struct vigil_reading *r)
+{
+	struct vigil_pipeline *pl = user;
+	struct vigil_series *s = NULL;
+	struct vigil_qreading *q;
+	size_t tail;
+	int rc;
+
+	if (inst->kind != VIGIL_KIND_SENSOR)
+		return -EPERM;
+	/* A reading of a known series has the metric and label keys that
+	 * were checked when the series was made: only a new one is checked,
+	 * which keeps the check off the path of every reading. */
+	if (lookup_safe(r))
+		s = vigil_series_find(&pl->series, inst, r);
+	if (!s) {
+		rc = check_new_reading(pl, inst, r);
+		if (rc < 0)
+			return rc;
+		s = vigil_series_intern(&pl->series, inst, r);
+	}
 	if (!s) {
 		if (pl->stats.readings_refused++ == 0)
 			vigil_log(VIGIL_LOG_WARNING, inst->section,
@@ -164,12 +196,17 @@ static int on_reading(void *user, struct vigil_instance *inst,
 	}
 	if (pl->ring_len == pl->ring_cap) {
 		/* Full: the oldest reading makes room. */
-		pl->ring_head = (pl->ring_head + 1) % pl->ring_cap;
+		if (++pl->ring_head == pl->ring_cap)
+			pl->ring_head = 0;
 		pl->ring_len--;
 		pl->stats.readings_dropped++;
 		warn_drops(pl);
 	}
-	q = &pl->ring[(pl->ring_head + pl->ring_len) % pl->ring_cap];
+	/* No % here: a division per reading shows in the profile. */
+	tail = pl->ring_head + pl->ring_len;
+	if (tail >= pl->ring_cap)
+		tail -= pl->ring_cap;
+	q = &pl->ring[tail];
 	pl->ring_len++;
 	q->series = s;
 	q->value = r->value;
@@ -289,9 +326,17 @@ static void write_metrics(struct vigil_pipeline *pl,
 
 		if (!sink->started || !sink->metrics || !sink->desc->write)
 			continue;
-		for (size_t i = 0; i < n; i++)
-			if (series[i]->sink_mask & bit)
-				sub[m++] = batch[i];
+		/* Copy only if the sink takes part of the batch: usually it
+		 * takes all of it, or nothing. */
+		while (m < n && (series[m]->sink_mask & bit))
+			m++;
+		if (m < n) {
+			for (size_t i = 0; i < m; i++)
+				sub[i] = batch[i];
+			for (size_t i = m + 1; i < n; i++)
+				if (series[i]->sink_mask & bit)
+					sub[m++] = batch[i];
+		}
 		if (m == 0)
 			continue;
 		sink->calls++;
@@ -317,7 +362,8 @@ static void drain_readings(struct vigil_pipeline *pl)
 			struct vigil_series *s = q->series;
 			struct vigil_reading *r = &batch[n];
 
-			pl->ring_head = (pl->ring_head + 1) % pl->ring_cap;
+			if (++pl->ring_head == pl->ring_cap)
+				pl->ring_head = 0;
 			pl->ring_len--;
 			r->metric = s->metric;
 			r->unit = s->unit;
@@ -417,17 +463,20 @@ static void run_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 }
 
 static int sink_wants(const struct vigil_instance *k,
-		      const struct vigil_event *e)
+		      const struct vigil_ev *ev)
 {
+	const struct vigil_event *e = &ev->pub;
+
 	if (!k->events || !k->desc->deliver)
 		return 0;
 	if (e->type == VIGIL_EVENT_RESOLVED && !k->send_resolved)
 		return 0;
-	/* A resolution or de-escalation concerns whoever was told before. */
+	/* A resolution or de-escalation concerns whoever was told before:
+	 * every sink the incident's highest severity reached, even if it
+	 * went down below that sink's min_severity in between. */
 	if (e->type == VIGIL_EVENT_RESOLVED ||
 	    e->type == VIGIL_EVENT_DEESCALATED)
-		return e->previous_severity >= k->min_severity ||
-		       e->severity >= k->min_severity;
+		return ev->peak >= k->min_severity;
 	return e->severity >= k->min_severity;
 }
 
@@ -506,7 +555,7 @@ static void dispatch_events(struct vigil_pipeline *pl)
 
 			/* A sink refused for misconfiguration is never
 			 * retried; that was said once, loudly, at start. */
-			if (sink->fatal || !sink_wants(sink, &ev->pub))
+			if (sink->fatal || !sink_wants(sink, ev))
 				continue;
 			/* Keep the order: behind earlier undelivered ones,
 			 * or while the sink is not running. */

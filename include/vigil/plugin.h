@@ -191,7 +191,7 @@ struct vigil_action_record {
 /* A change in an incident's life, delivered to sinks and actions. */
 struct vigil_event {
 	enum vigil_event_type type;
-	uint64_t incident_id; /* unique, never reused */
+	uint64_t incident_id; /* unique within a run of vigild */
 	const char *key;
 	const char *incident_type;
 	enum vigil_severity severity;
@@ -273,8 +273,11 @@ struct vigil_host {
 	 * formatting otherwise. */
 	int (*log_enabled)(struct vigil_ctx *ctx, int level);
 
-	/* Sensors: hand over one reading (copied). 0, or -ENOSPC when the
-	 * reading was counted as dropped, -EINVAL for a bad metric name. */
+	/* Sensors: hand over one reading (copied). Returns 0 when it was
+	 * queued (a full queue makes room by dropping its oldest reading,
+	 * counted and logged by the core), -EINVAL for a bad metric or label
+	 * name, -ENOSPC when the daemon's limit on distinct series is
+	 * reached (too many label values). */
 	int (*emit_reading)(struct vigil_ctx *ctx, const struct vigil_reading *r);
 	/* Rules: hand over one condition (copied). */
 	int (*emit_condition)(struct vigil_ctx *ctx,
