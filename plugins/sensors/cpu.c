@@ -27,13 +27,14 @@
 #endif
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <vigil/plugin.h>
+
+#include "sensor_util.h"
 
 /* The kernel numbers CPUs below NR_CPUS, at most 8192: a larger index is a
  * garbled line, and must not size an allocation. */
@@ -69,17 +70,11 @@ struct cpu_state {
 	struct cpu_sample total;
 	struct cpu_sample *cores; /* indexed by N of "cpuN" */
 	size_t n_cores;
-	int had_problem; /* the previous read logged a problem */
-	int problem;     /* the current read found one */
+	struct sensor_problems problems; /* with /proc/stat */
 };
 
 static const struct vigil_option cpu_options[] = {
-	{
-		.name = "root",
-		.type = VIGIL_OPT_STRING,
-		.def = "/",
-		.help = "directory that stands for / (tests point it at a fixture tree)",
-	},
+	SENSOR_ROOT_OPTION,
 	{
 		.name = "per_cpu",
 		.type = VIGIL_OPT_BOOL,
@@ -89,79 +84,18 @@ static const struct vigil_option cpu_options[] = {
 	VIGIL_OPTIONS_END,
 };
 
-/* "<root>/<rel>" without a doubled slash when root is "/". */
-static char *root_path(const char *root, const char *rel)
-{
-	size_t rlen = strlen(root), len;
-	char *p;
-
-	while (rlen > 0 && root[rlen - 1] == '/')
-		rlen--;
-	while (*rel == '/')
-		rel++;
-	len = rlen + 1 + strlen(rel);
-	p = malloc(len + 1);
-	if (!p)
-		return NULL;
-	memcpy(p, root, rlen);
-	p[rlen] = '/';
-	memcpy(p + rlen + 1, rel, len - rlen);
-	return p;
-}
-
-/*
- * A broken /proc/stat tends to stay broken: log the problems of the first
- * bad read and then keep quiet until a clean read, so that a sensor read
- * every few seconds does not flood the log. The host table has no vlog,
- * hence the detour through a buffer.
- */
-static void complain(struct cpu_state *st, struct vigil_ctx *ctx,
-		     const char *fmt, ...) VIGIL_PRINTF(3, 4);
-
-static void complain(struct cpu_state *st, struct vigil_ctx *ctx,
-		     const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	st->problem = 1;
-	if (st->had_problem)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	st->host->log(ctx, VIGIL_LOG_WARNING, "%s", msg);
-}
-
-static void settle(struct cpu_state *st, struct vigil_ctx *ctx)
-{
-	if (st->had_problem && !st->problem)
-		st->host->log(ctx, VIGIL_LOG_NOTICE, "%s reads cleanly again",
-			      st->stat_path);
-	st->had_problem = st->problem;
-	st->problem = 0;
-}
-
-/* One unsigned decimal after optional blanks. strtoull alone would take
- * "-1" and wrap it, so a digit must come first. */
-static int parse_u64(const char **p, uint64_t *out)
+/* One counter after optional blanks, ending at a blank or the end. */
+static int parse_counter(const char **p, uint64_t *out)
 {
 	const char *s = *p;
-	unsigned long long v;
-	char *end;
 
 	while (*s == ' ' || *s == '\t')
 		s++;
-	if (*s < '0' || *s > '9')
+	if (sensor_parse_u64(&s, out) < 0)
 		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
+	if (*s != '\0' && *s != ' ' && *s != '\t' && *s != '\n')
 		return -1;
-	if (*end != '\0' && *end != ' ' && *end != '\t' && *end != '\n')
-		return -1;
-	*out = v;
-	*p = end;
+	*p = s;
 	return 0;
 }
 
@@ -178,7 +112,7 @@ static int parse_fields(const char *s, uint64_t *f)
 			q++;
 		if (*q == '\n' || *q == '\0')
 			break;
-		if (parse_u64(&s, &f[n]) < 0)
+		if (parse_counter(&s, &f[n]) < 0)
 			return -1;
 	}
 	if (n < MIN_FIELDS)
@@ -221,23 +155,6 @@ static int cpu_delta(struct cpu_sample *prev, const uint64_t *cur,
 	return 1;
 }
 
-static void emit(struct cpu_state *st, struct vigil_ctx *ctx,
-		 const char *metric, double value, const char *cpu)
-{
-	struct vigil_label label = { .key = "cpu", .value = cpu };
-	struct vigil_reading r = {
-		.metric = metric,
-		.unit = "%",
-		.value = value,
-		.labels = &label,
-		.n_labels = 1,
-		.quality = VIGIL_QUALITY_GOOD,
-	};
-
-	/* -ENOSPC only says the host counted a drop: nothing to undo here. */
-	st->host->emit_reading(ctx, &r);
-}
-
 /* The baseline of core `index`, growing the table as cores show up. */
 static struct cpu_sample *core_sample(struct cpu_state *st, size_t index)
 {
@@ -277,9 +194,9 @@ static int handle_line(struct cpu_state *st, struct vigil_ctx *ctx,
 		index = strtoul(s, &end, 10);
 		if (errno || (*end != ' ' && *end != '\t') ||
 		    index >= CPU_MAX_INDEX) {
-			complain(st, ctx,
-				 "%s: unexpected line '%.40s', expected 'cpuN' followed by counters",
-				 st->stat_path, line);
+			sensor_complain(&st->problems, st->host, ctx,
+					"%s: unexpected line '%.40s', expected 'cpuN' followed by counters",
+					st->stat_path, line);
 			return 0;
 		}
 		s = end;
@@ -288,9 +205,10 @@ static int handle_line(struct cpu_state *st, struct vigil_ctx *ctx,
 	}
 
 	if (parse_fields(s, f) < 0) {
-		complain(st, ctx,
-			 "%s: unexpected line '%.60s', expected 'cpu%s' followed by at least %d counters",
-			 st->stat_path, line, is_total ? "" : "N", MIN_FIELDS);
+		sensor_complain(&st->problems, st->host, ctx,
+				"%s: unexpected line '%.60s', expected 'cpu%s' followed by at least %d counters",
+				st->stat_path, line, is_total ? "" : "N",
+				MIN_FIELDS);
 		return 0;
 	}
 
@@ -299,8 +217,8 @@ static int handle_line(struct cpu_state *st, struct vigil_ctx *ctx,
 	} else {
 		sample = core_sample(st, index);
 		if (!sample) {
-			complain(st, ctx, "out of memory tracking cpu%lu",
-				 index);
+			sensor_complain(&st->problems, st->host, ctx,
+					"out of memory tracking cpu%lu", index);
 			return 0;
 		}
 	}
@@ -309,14 +227,17 @@ static int handle_line(struct cpu_state *st, struct vigil_ctx *ctx,
 		return is_total;
 
 	if (is_total) {
-		emit(st, ctx, "cpu.usage_percent", usage, "total");
-		emit(st, ctx, "cpu.iowait_percent", iowait, "total");
+		sensor_emit(st->host, ctx, "cpu.usage_percent", "%", usage,
+			    "cpu", "total");
+		sensor_emit(st->host, ctx, "cpu.iowait_percent", "%", iowait,
+			    "cpu", "total");
 	} else {
 		/* Per-core iowait is not reported: a task waiting for I/O
 		 * runs on no CPU, so the kernel's split of iowait between
 		 * cores says little (proc.rst again). */
 		snprintf(name, sizeof(name), "cpu%lu", index);
-		emit(st, ctx, "cpu.usage_percent", usage, name);
+		sensor_emit(st->host, ctx, "cpu.usage_percent", "%", usage,
+			    "cpu", name);
 	}
 	return is_total;
 }
@@ -332,9 +253,10 @@ static int cpu_read(void *state, struct vigil_ctx *ctx)
 	f = fopen(st->stat_path, "re");
 	if (!f) {
 		rc = -errno;
-		complain(st, ctx, "cannot read %s: %s", st->stat_path,
-			 strerror(-rc));
-		settle(st, ctx);
+		sensor_complain(&st->problems, st->host, ctx,
+				"cannot read %s: %s", st->stat_path,
+				strerror(-rc));
+		sensor_settle(&st->problems, st->host, ctx, st->stat_path);
 		return rc;
 	}
 
@@ -357,13 +279,14 @@ static int cpu_read(void *state, struct vigil_ctx *ctx)
 	}
 	if (ferror(f)) {
 		rc = -(errno ? errno : EIO);
-		complain(st, ctx, "cannot read %s: %s", st->stat_path,
-			 strerror(-rc));
+		sensor_complain(&st->problems, st->host, ctx,
+				"cannot read %s: %s", st->stat_path,
+				strerror(-rc));
 	} else if (!saw_total) {
 		rc = -EIO;
-		complain(st, ctx,
-			 "%s has no valid 'cpu' line, expected 'cpu user nice system idle ...'",
-			 st->stat_path);
+		sensor_complain(&st->problems, st->host, ctx,
+				"%s has no valid 'cpu' line, expected 'cpu user nice system idle ...'",
+				st->stat_path);
 	}
 	free(line);
 	fclose(f);
@@ -376,14 +299,13 @@ static int cpu_read(void *state, struct vigil_ctx *ctx)
 		if (!st->cores[i].seen)
 			st->cores[i].valid = 0;
 
-	settle(st, ctx);
+	sensor_settle(&st->problems, st->host, ctx, st->stat_path);
 	return rc;
 }
 
 static int cpu_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 		    void **state)
 {
-	const char *root = host->config_string(ctx, "root");
 	struct cpu_state *st;
 
 	st = calloc(1, sizeof(*st));
@@ -391,7 +313,7 @@ static int cpu_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 		return -ENOMEM;
 	st->host = host;
 	st->per_cpu = host->config_bool(ctx, "per_cpu", 0);
-	st->stat_path = root_path(root && *root ? root : "/", "proc/stat");
+	st->stat_path = sensor_path(host, ctx, "proc/stat");
 	if (!st->stat_path) {
 		free(st);
 		return -ENOMEM;

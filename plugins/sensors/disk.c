@@ -37,6 +37,8 @@
 
 #include <vigil/plugin.h>
 
+#include "sensor_util.h"
+
 struct mount {
 	char *mount; /* as written in `mounts`: the label */
 	char *path;  /* <root><mount>: what is statvfs()ed */
@@ -50,12 +52,7 @@ struct disk_state {
 };
 
 static const struct vigil_option disk_options[] = {
-	{
-		.name = "root",
-		.type = VIGIL_OPT_STRING,
-		.def = "/",
-		.help = "directory that stands for / (tests point it at a fixture tree)",
-	},
+	SENSOR_ROOT_OPTION,
 	{
 		.name = "mounts",
 		.type = VIGIL_OPT_STRING,
@@ -64,26 +61,6 @@ static const struct vigil_option disk_options[] = {
 	},
 	VIGIL_OPTIONS_END,
 };
-
-/* "<root>/<rel>" without a doubled slash when root is "/". */
-static char *root_path(const char *root, const char *rel)
-{
-	size_t rlen = strlen(root), len;
-	char *p;
-
-	while (rlen > 0 && root[rlen - 1] == '/')
-		rlen--;
-	while (*rel == '/')
-		rel++;
-	len = rlen + 1 + strlen(rel);
-	p = malloc(len + 1);
-	if (!p)
-		return NULL;
-	memcpy(p, root, rlen);
-	p[rlen] = '/';
-	memcpy(p + rlen + 1, rel, len - rlen);
-	return p;
-}
 
 static void disk_fini(void *state)
 {
@@ -142,7 +119,7 @@ static int parse_mounts(struct disk_state *st, struct vigil_ctx *ctx,
 		if (rc)
 			break;
 		m->mount = strdup(word);
-		m->path = root_path(root, word);
+		m->path = sensor_root_path(root, word);
 		st->n_mounts++;
 		if (!m->mount || !m->path) {
 			rc = -ENOMEM;
@@ -161,7 +138,6 @@ static int parse_mounts(struct disk_state *st, struct vigil_ctx *ctx,
 static int disk_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 		     void **state)
 {
-	const char *root = host->config_string(ctx, "root");
 	const char *list = host->config_string(ctx, "mounts");
 	struct disk_state *st;
 	int rc;
@@ -170,8 +146,7 @@ static int disk_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 	if (!st)
 		return -ENOMEM;
 	st->host = host;
-	rc = parse_mounts(st, ctx, root && *root ? root : "/",
-			  list ? list : "/");
+	rc = parse_mounts(st, ctx, sensor_root(host, ctx), list ? list : "/");
 	if (rc < 0) {
 		disk_fini(st);
 		return rc;
@@ -184,18 +159,7 @@ static void emit(struct disk_state *st, struct vigil_ctx *ctx,
 		 const struct mount *m, const char *metric, const char *unit,
 		 double value)
 {
-	struct vigil_label label = { .key = "mount", .value = m->mount };
-	struct vigil_reading r = {
-		.metric = metric,
-		.unit = unit,
-		.value = value,
-		.labels = &label,
-		.n_labels = 1,
-		.quality = VIGIL_QUALITY_GOOD,
-	};
-
-	/* -ENOSPC only says the host counted a drop: nothing to undo here. */
-	st->host->emit_reading(ctx, &r);
+	sensor_emit(st->host, ctx, metric, unit, value, "mount", m->mount);
 }
 
 /* Logs a mount's statvfs state when it changes, not on every read. */

@@ -26,162 +26,57 @@
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <vigil/plugin.h>
+
+#include "sensor_util.h"
 
 struct load_state {
 	const struct vigil_host *host;
 	char *loadavg_path;
-	int had_problem; /* the previous read logged a problem */
-	int problem;     /* the current read found one */
+	struct sensor_problems problems; /* with loadavg */
 };
 
 static const struct vigil_option load_options[] = {
-	{
-		.name = "root",
-		.type = VIGIL_OPT_STRING,
-		.def = "/",
-		.help = "directory that stands for / (tests point it at a fixture tree)",
-	},
+	SENSOR_ROOT_OPTION,
 	VIGIL_OPTIONS_END,
 };
-
-/* "<root>/<rel>" without a doubled slash when root is "/". */
-static char *root_path(const char *root, const char *rel)
-{
-	size_t rlen = strlen(root), len;
-	char *p;
-
-	while (rlen > 0 && root[rlen - 1] == '/')
-		rlen--;
-	while (*rel == '/')
-		rel++;
-	len = rlen + 1 + strlen(rel);
-	p = malloc(len + 1);
-	if (!p)
-		return NULL;
-	memcpy(p, root, rlen);
-	p[rlen] = '/';
-	memcpy(p + rlen + 1, rel, len - rlen);
-	return p;
-}
-
-/* Reads a small file whole into buf, NUL-terminated. Returns its length,
- * or -errno; -EFBIG when it does not fit. */
-static ssize_t read_text(const char *path, char *buf, size_t size)
-{
-	size_t len = 0;
-	ssize_t n;
-	char extra;
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < size - 1) {
-		n = read(fd, buf + len, size - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			close(fd);
-			return -err;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len == size - 1 && read(fd, &extra, 1) > 0) {
-		close(fd);
-		return -EFBIG;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return (ssize_t)len;
-}
-
-/*
- * A broken loadavg tends to stay broken: log the problems of the first bad
- * read and then keep quiet until a clean read, so that a sensor read every
- * few seconds does not flood the log. The host table has no vlog, hence
- * the detour through a buffer.
- */
-static void complain(struct load_state *st, struct vigil_ctx *ctx,
-		     const char *fmt, ...) VIGIL_PRINTF(3, 4);
-
-static void complain(struct load_state *st, struct vigil_ctx *ctx,
-		     const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	st->problem = 1;
-	if (st->had_problem)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	st->host->log(ctx, VIGIL_LOG_WARNING, "%s", msg);
-}
-
-static void settle(struct load_state *st, struct vigil_ctx *ctx)
-{
-	if (st->had_problem && !st->problem)
-		st->host->log(ctx, VIGIL_LOG_NOTICE, "%s reads cleanly again",
-			      st->loadavg_path);
-	st->had_problem = st->problem;
-	st->problem = 0;
-}
-
-/* One unsigned decimal at *p, which is left after it. strtoull alone
- * would skip blanks and take "-1", so a digit must come first. */
-static int parse_u64(const char **p, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (**p < '0' || **p > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(*p, &end, 10);
-	if (errno == ERANGE)
-		return -1;
-	*out = v;
-	*p = end;
-	return 0;
-}
 
 /*
  * A load average, "12.34" (the kernel prints %lu.%02lu). Parsed by hand
  * because strtod follows LC_NUMERIC: in a daemon that called setlocale()
- * for its messages, it would stop at the '.' of "0.52".
+ * for its messages, it would stop at the '.' of "0.52". The digits are
+ * gathered into one integer and divided once by a power of ten, both exact
+ * in a double, so the result is the double nearest the decimal, as from
+ * strtod; adding up digit * 0.1, digit * 0.01, ... rounds at every step
+ * ("0.30" became 0.30000000000000004).
  */
 static int parse_load(const char **p, double *out)
 {
 	const char *s = *p;
-	double scale = 0.1, v;
-	uint64_t ip;
+	double scale = 1.0;
+	uint64_t digits;
 
-	if (parse_u64(&s, &ip) < 0)
+	if (sensor_parse_u64(&s, &digits) < 0)
 		return -1;
-	v = (double)ip;
 	if (*s == '.') {
 		s++;
 		if (*s < '0' || *s > '9')
 			return -1;
 		for (; *s >= '0' && *s <= '9'; s++) {
-			v += (*s - '0') * scale;
-			scale /= 10.0;
+			/* Past 2^53 or 10^22 neither would stay exact; such
+			 * digits are beyond what a double holds anyway. */
+			if (digits > ((UINT64_C(1) << 53) - 9) / 10 ||
+			    scale >= 1e22)
+				continue;
+			digits = digits * 10 + (uint64_t)(*s - '0');
+			scale *= 10.0;
 		}
 	}
-	*out = v;
+	*out = (double)digits / scale;
 	*p = s;
 	return 0;
 }
@@ -201,15 +96,7 @@ static int skip_blanks(const char **p)
 static void emit(struct load_state *st, struct vigil_ctx *ctx,
 		 const char *metric, double value)
 {
-	struct vigil_reading r = {
-		.metric = metric,
-		.unit = "",
-		.value = value,
-		.quality = VIGIL_QUALITY_GOOD,
-	};
-
-	/* -ENOSPC only says the host counted a drop: nothing to undo here. */
-	st->host->emit_reading(ctx, &r);
+	sensor_emit(st->host, ctx, metric, "", value, NULL, NULL);
 }
 
 static int load_read(void *state, struct vigil_ctx *ctx)
@@ -225,11 +112,12 @@ static int load_read(void *state, struct vigil_ctx *ctx)
 	ssize_t n;
 	int i;
 
-	n = read_text(st->loadavg_path, buf, sizeof(buf));
+	n = sensor_read_text(st->loadavg_path, buf, sizeof(buf));
 	if (n < 0) {
-		complain(st, ctx, "cannot read %s: %s", st->loadavg_path,
-			 strerror((int)-n));
-		settle(st, ctx);
+		sensor_complain(&st->problems, st->host, ctx,
+				"cannot read %s: %s", st->loadavg_path,
+				strerror((int)-n));
+		sensor_settle(&st->problems, st->host, ctx, st->loadavg_path);
 		return (int)n;
 	}
 	buf[strcspn(buf, "\n")] = '\0';
@@ -243,41 +131,39 @@ static int load_read(void *state, struct vigil_ctx *ctx)
 			break;
 	}
 	if (i < 3) {
-		complain(st, ctx,
-			 "%s: unexpected contents '%.60s', expected '<load1> <load5> <load15> <running>/<tasks> <pid>'",
-			 st->loadavg_path, buf);
-		settle(st, ctx);
+		sensor_complain(&st->problems, st->host, ctx,
+				"%s: unexpected contents '%.60s', expected '<load1> <load5> <load15> <running>/<tasks> <pid>'",
+				st->loadavg_path, buf);
+		sensor_settle(&st->problems, st->host, ctx, st->loadavg_path);
 		return -EIO;
 	}
 	for (i = 0; i < 3; i++)
 		emit(st, ctx, load_metrics[i], load[i]);
 
-	if (skip_blanks(&s) < 0 || parse_u64(&s, &running) < 0 ||
-	    *s++ != '/' || parse_u64(&s, &procs) < 0 ||
+	if (skip_blanks(&s) < 0 || sensor_parse_u64(&s, &running) < 0 ||
+	    *s++ != '/' || sensor_parse_u64(&s, &procs) < 0 ||
 	    (*s != ' ' && *s != '\0')) {
-		complain(st, ctx,
-			 "%s: unexpected contents '%.60s', expected '<running>/<tasks>' as the fourth field",
-			 st->loadavg_path, buf);
+		sensor_complain(&st->problems, st->host, ctx,
+				"%s: unexpected contents '%.60s', expected '<running>/<tasks>' as the fourth field",
+				st->loadavg_path, buf);
 	} else {
 		emit(st, ctx, "load.running", (double)running);
 		emit(st, ctx, "load.procs", (double)procs);
 	}
-	settle(st, ctx);
+	sensor_settle(&st->problems, st->host, ctx, st->loadavg_path);
 	return 0;
 }
 
 static int load_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 		     void **state)
 {
-	const char *root = host->config_string(ctx, "root");
 	struct load_state *st;
 
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	st->host = host;
-	st->loadavg_path = root_path(root && *root ? root : "/",
-				     "proc/loadavg");
+	st->loadavg_path = sensor_path(host, ctx, "proc/loadavg");
 	if (!st->loadavg_path) {
 		free(st);
 		return -ENOMEM;

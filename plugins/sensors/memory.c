@@ -25,13 +25,14 @@
 #endif
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <vigil/plugin.h>
+
+#include "sensor_util.h"
 
 enum {
 	MEM_TOTAL,
@@ -62,96 +63,31 @@ struct meminfo {
 struct memory_state {
 	const struct vigil_host *host;
 	char *meminfo_path;
-	int had_problem; /* the previous read logged a problem */
-	int problem;     /* the current read found one */
+	struct sensor_problems problems; /* with meminfo */
 };
 
 static const struct vigil_option memory_options[] = {
-	{
-		.name = "root",
-		.type = VIGIL_OPT_STRING,
-		.def = "/",
-		.help = "directory that stands for / (tests point it at a fixture tree)",
-	},
+	SENSOR_ROOT_OPTION,
 	VIGIL_OPTIONS_END,
 };
 
-/* "<root>/<rel>" without a doubled slash when root is "/". */
-static char *root_path(const char *root, const char *rel)
-{
-	size_t rlen = strlen(root), len;
-	char *p;
-
-	while (rlen > 0 && root[rlen - 1] == '/')
-		rlen--;
-	while (*rel == '/')
-		rel++;
-	len = rlen + 1 + strlen(rel);
-	p = malloc(len + 1);
-	if (!p)
-		return NULL;
-	memcpy(p, root, rlen);
-	p[rlen] = '/';
-	memcpy(p + rlen + 1, rel, len - rlen);
-	return p;
-}
-
-/*
- * A broken meminfo tends to stay broken: log the problems of the first bad
- * read and then keep quiet until a clean read, so that a sensor read every
- * few seconds does not flood the log. The host table has no vlog, hence
- * the detour through a buffer.
- */
-static void complain(struct memory_state *st, struct vigil_ctx *ctx,
-		     const char *fmt, ...) VIGIL_PRINTF(3, 4);
-
-static void complain(struct memory_state *st, struct vigil_ctx *ctx,
-		     const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	st->problem = 1;
-	if (st->had_problem)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	st->host->log(ctx, VIGIL_LOG_WARNING, "%s", msg);
-}
-
-static void settle(struct memory_state *st, struct vigil_ctx *ctx)
-{
-	if (st->had_problem && !st->problem)
-		st->host->log(ctx, VIGIL_LOG_NOTICE, "%s reads cleanly again",
-			      st->meminfo_path);
-	st->had_problem = st->problem;
-	st->problem = 0;
-}
-
 /* The value of "Key:   123456 kB": one unsigned decimal, optionally
- * followed by "kB". strtoull alone would take "-1" and wrap it, so a
- * digit must come first. */
+ * followed by "kB". */
 static int parse_kb(const char *s, uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
 	while (*s == ' ' || *s == '\t')
 		s++;
-	if (*s < '0' || *s > '9')
+	if (sensor_parse_u64(&s, &v) < 0)
 		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -1;
-	while (*end == ' ' || *end == '\t')
-		end++;
-	if (strncmp(end, "kB", 2) == 0)
-		end += 2;
-	while (*end == ' ' || *end == '\t' || *end == '\n')
-		end++;
-	if (*end)
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (strncmp(s, "kB", 2) == 0)
+		s += 2;
+	while (*s == ' ' || *s == '\t' || *s == '\n')
+		s++;
+	if (*s)
 		return -1;
 	*out = v;
 	return 0;
@@ -175,9 +111,9 @@ static void parse_line(struct memory_state *st, struct vigil_ctx *ctx,
 			mi->have[k] = 1;
 		} else {
 			line[strcspn(line, "\n")] = '\0';
-			complain(st, ctx,
-				 "%s: unexpected line '%.60s', expected '%s: <number> kB'",
-				 st->meminfo_path, line, meminfo_keys[k]);
+			sensor_complain(&st->problems, st->host, ctx,
+					"%s: unexpected line '%.60s', expected '%s: <number> kB'",
+					st->meminfo_path, line, meminfo_keys[k]);
 		}
 		return;
 	}
@@ -186,15 +122,7 @@ static void parse_line(struct memory_state *st, struct vigil_ctx *ctx,
 static void emit(struct memory_state *st, struct vigil_ctx *ctx,
 		 const char *metric, const char *unit, double value)
 {
-	struct vigil_reading r = {
-		.metric = metric,
-		.unit = unit,
-		.value = value,
-		.quality = VIGIL_QUALITY_GOOD,
-	};
-
-	/* -ENOSPC only says the host counted a drop: nothing to undo here. */
-	st->host->emit_reading(ctx, &r);
+	sensor_emit(st->host, ctx, metric, unit, value, NULL, NULL);
 }
 
 /* Emits what mi allows. Returns 0, or -EIO when it allows nothing. */
@@ -204,9 +132,9 @@ static int report(struct memory_state *st, struct vigil_ctx *ctx,
 	uint64_t total = mi->kb[MEM_TOTAL], avail, used;
 
 	if (!mi->have[MEM_TOTAL] || total == 0) {
-		complain(st, ctx,
-			 "%s has no valid MemTotal line, expected 'MemTotal: <number> kB'",
-			 st->meminfo_path);
+		sensor_complain(&st->problems, st->host, ctx,
+				"%s has no valid MemTotal line, expected 'MemTotal: <number> kB'",
+				st->meminfo_path);
 		return -EIO;
 	}
 	if (mi->have[MEM_AVAILABLE]) {
@@ -215,9 +143,9 @@ static int report(struct memory_state *st, struct vigil_ctx *ctx,
 		   mi->have[CACHED]) {
 		avail = mi->kb[MEM_FREE] + mi->kb[BUFFERS] + mi->kb[CACHED];
 	} else {
-		complain(st, ctx,
-			 "%s has neither MemAvailable nor MemFree, Buffers and Cached",
-			 st->meminfo_path);
+		sensor_complain(&st->problems, st->host, ctx,
+				"%s has neither MemAvailable nor MemFree, Buffers and Cached",
+				st->meminfo_path);
 		return -EIO;
 	}
 	/* Only a garbled file or the rough fallback can claim more than
@@ -235,9 +163,9 @@ static int report(struct memory_state *st, struct vigil_ctx *ctx,
 		uint64_t stotal = mi->kb[SWAP_TOTAL], sfree;
 
 		if (!mi->have[SWAP_FREE]) {
-			complain(st, ctx,
-				 "%s has SwapTotal but no valid SwapFree line",
-				 st->meminfo_path);
+			sensor_complain(&st->problems, st->host, ctx,
+					"%s has SwapTotal but no valid SwapFree line",
+					st->meminfo_path);
 			return 0;
 		}
 		sfree = mi->kb[SWAP_FREE] > stotal ? stotal : mi->kb[SWAP_FREE];
@@ -259,38 +187,38 @@ static int memory_read(void *state, struct vigil_ctx *ctx)
 	f = fopen(st->meminfo_path, "re");
 	if (!f) {
 		rc = -errno;
-		complain(st, ctx, "cannot read %s: %s", st->meminfo_path,
-			 strerror(-rc));
-		settle(st, ctx);
+		sensor_complain(&st->problems, st->host, ctx,
+				"cannot read %s: %s", st->meminfo_path,
+				strerror(-rc));
+		sensor_settle(&st->problems, st->host, ctx, st->meminfo_path);
 		return rc;
 	}
 	while (getline(&line, &cap, f) > 0)
 		parse_line(st, ctx, line, &mi);
 	if (ferror(f)) {
 		rc = -(errno ? errno : EIO);
-		complain(st, ctx, "cannot read %s: %s", st->meminfo_path,
-			 strerror(-rc));
+		sensor_complain(&st->problems, st->host, ctx,
+				"cannot read %s: %s", st->meminfo_path,
+				strerror(-rc));
 	} else {
 		rc = report(st, ctx, &mi);
 	}
 	free(line);
 	fclose(f);
-	settle(st, ctx);
+	sensor_settle(&st->problems, st->host, ctx, st->meminfo_path);
 	return rc;
 }
 
 static int memory_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 		       void **state)
 {
-	const char *root = host->config_string(ctx, "root");
 	struct memory_state *st;
 
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	st->host = host;
-	st->meminfo_path = root_path(root && *root ? root : "/",
-				     "proc/meminfo");
+	st->meminfo_path = sensor_path(host, ctx, "proc/meminfo");
 	if (!st->meminfo_path) {
 		free(st);
 		return -ENOMEM;

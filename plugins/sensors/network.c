@@ -48,7 +48,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <poll.h>
@@ -61,6 +60,8 @@
 #include <unistd.h>
 
 #include <vigil/plugin.h>
+
+#include "sensor_util.h"
 
 /* Interface read states besides 0 (fine) and a positive errno. */
 #define IF_MALFORMED (-1)
@@ -97,12 +98,7 @@ struct net_state {
 };
 
 static const struct vigil_option network_options[] = {
-	{
-		.name = "root",
-		.type = VIGIL_OPT_STRING,
-		.def = "/",
-		.help = "directory that stands for / (tests point it at a fixture tree)",
-	},
+	SENSOR_ROOT_OPTION,
 	{
 		.name = "interfaces",
 		.type = VIGIL_OPT_STRING,
@@ -126,84 +122,12 @@ static const struct vigil_option network_options[] = {
 	VIGIL_OPTIONS_END,
 };
 
-/* "<root>/<rel>" without a doubled slash when root is "/". */
-static char *root_path(const char *root, const char *rel)
-{
-	size_t rlen = strlen(root), len;
-	char *p;
-
-	while (rlen > 0 && root[rlen - 1] == '/')
-		rlen--;
-	while (*rel == '/')
-		rel++;
-	len = rlen + 1 + strlen(rel);
-	p = malloc(len + 1);
-	if (!p)
-		return NULL;
-	memcpy(p, root, rlen);
-	p[rlen] = '/';
-	memcpy(p + rlen + 1, rel, len - rlen);
-	return p;
-}
-
-/* Reads a small file whole into buf, NUL-terminated. Returns its length,
- * or -errno; -EFBIG when it does not fit, as no sysfs value here is long. */
-static ssize_t read_text(const char *path, char *buf, size_t size)
-{
-	size_t len = 0;
-	ssize_t n;
-	char extra;
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < size - 1) {
-		n = read(fd, buf + len, size - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			close(fd);
-			return -err;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len == size - 1 && read(fd, &extra, 1) > 0) {
-		close(fd);
-		return -EFBIG;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return (ssize_t)len;
-}
-
 static vigil_time_ns mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (vigil_time_ns)ts.tv_sec * VIGIL_SEC + ts.tv_nsec;
-}
-
-static void emit(struct net_state *st, struct vigil_ctx *ctx,
-		 const char *metric, const char *unit, double value,
-		 const char *key, const char *label)
-{
-	struct vigil_label l = { .key = key, .value = label };
-	struct vigil_reading r = {
-		.metric = metric,
-		.unit = unit,
-		.value = value,
-		.labels = &l,
-		.n_labels = 1,
-		.quality = VIGIL_QUALITY_GOOD,
-	};
-
-	/* -ENOSPC only says the host counted a drop: nothing to undo here. */
-	st->host->emit_reading(ctx, &r);
 }
 
 /* ------------------------------------------------------------ interfaces */
@@ -306,7 +230,7 @@ static ssize_t read_attr(struct net_state *st, const struct iface *ifc,
 		       file);
 	if (len < 0 || (size_t)len >= sizeof(path))
 		return -ENAMETOOLONG;
-	n = read_text(path, buf, size);
+	n = sensor_read_text(path, buf, size);
 	if (n >= 0)
 		buf[strcspn(buf, "\n")] = '\0';
 	return n;
@@ -357,9 +281,10 @@ static int read_iface(struct net_state *st, struct vigil_ctx *ctx,
 		if (!st->listed)
 			return 0;
 		iface_set_state(st, ctx, ifc, ENOENT, "operstate", NULL);
-		emit(st, ctx, "network.up", "", 0, "interface", ifc->name);
-		emit(st, ctx, "network.carrier", "", 0, "interface",
-		     ifc->name);
+		sensor_emit(st->host, ctx, "network.up", "", 0, "interface",
+			    ifc->name);
+		sensor_emit(st->host, ctx, "network.carrier", "", 0,
+			    "interface", ifc->name);
 		return 1;
 	}
 	if (n < 0) {
@@ -387,8 +312,10 @@ static int read_iface(struct net_state *st, struct vigil_ctx *ctx,
 
 	up = strcmp(oper, "up") == 0 ||
 	     (strcmp(oper, "unknown") == 0 && carrier);
-	emit(st, ctx, "network.up", "", up, "interface", ifc->name);
-	emit(st, ctx, "network.carrier", "", carrier, "interface", ifc->name);
+	sensor_emit(st->host, ctx, "network.up", "", up, "interface",
+		    ifc->name);
+	sensor_emit(st->host, ctx, "network.carrier", "", carrier, "interface",
+		    ifc->name);
 	return 1;
 }
 
@@ -691,10 +618,11 @@ static void probe_target(struct net_state *st, struct vigil_ctx *ctx,
 			      "target %s reachable again", t->spec);
 	t->reachable = ok;
 
-	emit(st, ctx, "network.reachable", "", ok, "target", t->spec);
+	sensor_emit(st->host, ctx, "network.reachable", "", ok, "target",
+		    t->spec);
 	if (ok)
-		emit(st, ctx, "network.latency_ms", "ms", latency_ms, "target",
-		     t->spec);
+		sensor_emit(st->host, ctx, "network.latency_ms", "ms",
+			    latency_ms, "target", t->spec);
 }
 
 /* ------------------------------------------------------------ the plugin */
@@ -746,7 +674,6 @@ static void network_fini(void *state)
 static int network_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 			void **state)
 {
-	const char *root = host->config_string(ctx, "root");
 	const char *ifaces = host->config_string(ctx, "interfaces");
 	const char *targets = host->config_string(ctx, "targets");
 	struct net_state *st;
@@ -757,7 +684,7 @@ static int network_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 		return -ENOMEM;
 	st->host = host;
 	st->timeout = host->config_duration(ctx, "timeout", 2 * VIGIL_SEC);
-	st->net_dir = root_path(root && *root ? root : "/", "sys/class/net");
+	st->net_dir = sensor_path(host, ctx, "sys/class/net");
 	if (!st->net_dir)
 		rc = -ENOMEM;
 	if (rc == 0 && ifaces) {

@@ -26,14 +26,13 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <vigil/plugin.h>
+
+#include "sensor_util.h"
 
 #define ZONE_PREFIX "thermal_zone"
 
@@ -55,12 +54,7 @@ struct thermal_state {
 };
 
 static const struct vigil_option thermal_options[] = {
-	{
-		.name = "root",
-		.type = VIGIL_OPT_STRING,
-		.def = "/",
-		.help = "directory that stands for / (tests point it at a fixture tree)",
-	},
+	SENSOR_ROOT_OPTION,
 	{
 		.name = "zone",
 		.type = VIGIL_OPT_STRING,
@@ -69,60 +63,6 @@ static const struct vigil_option thermal_options[] = {
 	},
 	VIGIL_OPTIONS_END,
 };
-
-/* "<root>/<rel>" without a doubled slash when root is "/". */
-static char *root_path(const char *root, const char *rel)
-{
-	size_t rlen = strlen(root), len;
-	char *p;
-
-	while (rlen > 0 && root[rlen - 1] == '/')
-		rlen--;
-	while (*rel == '/')
-		rel++;
-	len = rlen + 1 + strlen(rel);
-	p = malloc(len + 1);
-	if (!p)
-		return NULL;
-	memcpy(p, root, rlen);
-	p[rlen] = '/';
-	memcpy(p + rlen + 1, rel, len - rlen);
-	return p;
-}
-
-/* Reads a small file whole into buf, NUL-terminated. Returns its length,
- * or -errno; -EFBIG when it does not fit, as no sysfs value here is long. */
-static ssize_t read_text(const char *path, char *buf, size_t size)
-{
-	size_t len = 0;
-	ssize_t n;
-	char extra;
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < size - 1) {
-		n = read(fd, buf + len, size - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			close(fd);
-			return -err;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len == size - 1 && read(fd, &extra, 1) > 0) {
-		close(fd);
-		return -EFBIG;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return (ssize_t)len;
-}
 
 static void trim_end(char *s)
 {
@@ -194,7 +134,7 @@ static int add_zone(struct thermal_state *st, struct vigil_ctx *ctx,
 	len = snprintf(path, sizeof(path), "%s/%s/type", dir, name);
 	if (len < 0 || (size_t)len >= sizeof(path))
 		return 0;
-	n = read_text(path, type, sizeof(type));
+	n = sensor_read_text(path, type, sizeof(type));
 	if (n < 0) {
 		st->host->log(ctx, VIGIL_LOG_WARNING,
 			      "cannot read %s: %s; labelling the zone type=unknown",
@@ -332,7 +272,7 @@ static int thermal_read(void *state, struct vigil_ctx *ctx)
 		char buf[32];
 		ssize_t n;
 
-		n = read_text(z->temp_path, buf, sizeof(buf));
+		n = sensor_read_text(z->temp_path, buf, sizeof(buf));
 		if (n < 0) {
 			zone_set_state(st, ctx, z, (int)-n, NULL);
 			continue;
@@ -364,7 +304,6 @@ static void thermal_fini(void *state)
 static int thermal_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 			void **state)
 {
-	const char *root = host->config_string(ctx, "root");
 	const char *want = host->config_string(ctx, "zone");
 	struct thermal_state *st;
 	char *dir;
@@ -380,7 +319,7 @@ static int thermal_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 	if (!st)
 		return -ENOMEM;
 	st->host = host;
-	dir = root_path(root && *root ? root : "/", "sys/class/thermal");
+	dir = sensor_path(host, ctx, "sys/class/thermal");
 	if (!dir) {
 		free(st);
 		return -ENOMEM;
