@@ -1,0 +1,164 @@
+#!/bin/bash
+# Configuration errors are all reported, each with its file and line, and
+# stop vigild before anything runs: `vigild --check-config` exits 78
+# (EX_CONFIG) and lists them; plain `vigild` on the same file exits 78
+# too and starts no instance. A good file passes, and so does the shipped
+# etc/vigil.ini.
+. "${VIGIL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh" || exit 99
+
+BAD=$TEST_DIR/bad.ini
+SINK_FILE=$TEST_DIR/never-written.jsonl
+
+# Line numbers matter below: keep them in step with this text.
+cat >"$BAD" <<EOF
+; a configuration with several distinct errors
+[daemon]
+log_level = info
+
+[sensor.synth]
+plugin = synthetic
+interval = 5 parsecs
+intervall = 1s
+
+[widget.foo]
+color = blue
+
+[rule.r]
+plugin = threshold
+warning = 3
+
+[sensor.ghost]
+plugin = no_such_plugin
+
+[sink.out]
+plugin = file
+path = $SINK_FILE
+fsync = sometimes
+EOF
+#   line 7:  bad duration          line 8:  unknown key
+#   line 10: unknown section       line 13: [rule.r] misses match
+#   line 18: plugin not found      line 23: bad enum value
+
+expect_errors()
+{
+	local out=$1 what=$2
+
+	grep -Fq -- "$BAD:8: [sensor.synth] unknown key 'intervall'; did you mean 'interval'?" "$out" ||
+		fail "$what: no error for the unknown key at line 8"
+	grep -Fq -- "$BAD:7: [sensor.synth] interval = '5 parsecs': not a duration" "$out" ||
+		fail "$what: no error for the bad duration at line 7"
+	grep -Fq -- "$BAD:10: unknown section [widget.foo]" "$out" ||
+		fail "$what: no error for the unknown section at line 10"
+	grep -Fq -- "$BAD:13: [rule.r] required key 'match' is missing" "$out" ||
+		fail "$what: no error for the missing 'match' at line 13"
+	grep -Fq -- "$BAD:18: [sensor.ghost] plugin 'no_such_plugin' not found" "$out" ||
+		fail "$what: no error for the missing plugin at line 18"
+	grep -Fq -- "$BAD:23: [sink.out] fsync = 'sometimes'" "$out" ||
+		fail "$what: no error for the bad fsync at line 23"
+	grep -Fq -- "$BAD: 6 error(s); nothing was started" "$out" ||
+		fail "$what: the summary does not say 6 errors"
+	# Nothing but these: the key inside the unknown section and the
+	# valid lines do not get errors of their own.
+	n=$(grep -Ec -- "^vigild: $BAD:[0-9]+: " "$out")
+	[ "$n" -eq 6 ] || fail "$what: $n FILE:LINE errors, expected 6"
+}
+
+# --check-config
+rc=0
+"$VIGILD" --check-config -c "$BAD" -p "$VIGIL_TEST_PLUGIN_PATH" \
+	-s "$TEST_DIR/state" >"$TEST_DIR/check.out" 2>&1 || rc=$?
+cat "$TEST_DIR/check.out"
+[ "$rc" -eq 78 ] || fail "--check-config on a bad file exited $rc, expected 78"
+expect_errors "$TEST_DIR/check.out" "--check-config"
+
+# Plain vigild: the same errors, exit 78, and nothing started (the state
+# directory is created only once instances start; the file sink would
+# create its file at init).
+rc=0
+start_vigild "$BAD"
+vigild_gone()
+{
+	! vigild_alive
+}
+wait_until 20 "vigild to refuse $BAD" vigild_gone
+wait "$VIGILD_PID" || rc=$?
+VIGILD_PID=
+[ "$rc" -eq 78 ] || fail "vigild on a bad file exited $rc, expected 78"
+expect_errors "$VIGILD_LOG" "vigild"
+[ ! -e "$TEST_DIR/state" ] || fail "vigild created its state directory"
+[ ! -e "$SINK_FILE" ] || fail "vigild started the file sink"
+grep -q "running" "$VIGILD_LOG" && fail "vigild says it is running"
+
+# A plugin's own check, run by --check-config only: threshold refuses a
+# warning level above the critical one.
+cat >"$TEST_DIR/refused.ini" <<EOF
+[sensor.synth]
+plugin = synthetic
+
+[rule.upside_down]
+plugin = threshold
+match = synthetic.value
+warning = 90
+critical = 80
+EOF
+rc=0
+"$VIGILD" --check-config -c "$TEST_DIR/refused.ini" -p "$VIGIL_TEST_PLUGIN_PATH" \
+	>"$TEST_DIR/refused.out" 2>&1 || rc=$?
+cat "$TEST_DIR/refused.out"
+[ "$rc" -eq 78 ] || fail "--check-config with a refused plugin config exited $rc, expected 78"
+grep -Fq -- "$TEST_DIR/refused.ini:4: [rule.upside_down] the threshold plugin refused its configuration" \
+	"$TEST_DIR/refused.out" || fail "no FILE:LINE error for the refused rule"
+grep -Fq -- "warning = 90 is above critical = 80" "$TEST_DIR/refused.out" ||
+	fail "the threshold plugin did not say why"
+
+# A good file.
+cat >"$TEST_DIR/good.ini" <<EOF
+[daemon]
+flush_interval = 1s
+
+[sensor.synth]
+plugin = synthetic
+interval = 250ms
+
+[sensor.off]
+plugin = synthetic
+enabled = no
+
+[rule.high]
+plugin = threshold
+match = synthetic.value
+warning = 50
+
+[sink.out]
+plugin = file
+path = $TEST_DIR/good.jsonl
+EOF
+rc=0
+"$VIGILD" --check-config -c "$TEST_DIR/good.ini" -p "$VIGIL_TEST_PLUGIN_PATH" \
+	-s "$TEST_DIR/state" >"$TEST_DIR/good.out" 2>&1 || rc=$?
+cat "$TEST_DIR/good.out"
+[ "$rc" -eq 0 ] || fail "--check-config on a good file exited $rc, expected 0"
+grep -Fq -- "$TEST_DIR/good.ini: configuration OK (3 instance(s) enabled, 1 disabled)" \
+	"$TEST_DIR/good.out" || fail "--check-config did not say the good file is OK"
+grep -Eq "^vigild: " "$TEST_DIR/good.out" &&
+	fail "--check-config printed errors or warnings for the good file"
+
+# The shipped configuration. Hardware this machine lacks (thermal zones)
+# is a warning, not an error. The file sink's relative path must resolve
+# in the state directory given with -s, which exists, so it would start.
+mkdir "$TEST_DIR/shipped-state"
+rc=0
+"$VIGILD" --check-config -c "$VIGIL_SRCDIR/etc/vigil.ini" \
+	-p "$VIGIL_TEST_PLUGIN_PATH" -s "$TEST_DIR/shipped-state" \
+	>"$TEST_DIR/shipped.out" 2>&1 || rc=$?
+cat "$TEST_DIR/shipped.out"
+[ "$rc" -eq 0 ] || fail "--check-config on etc/vigil.ini exited $rc, expected 0"
+grep -Fq -- "configuration OK" "$TEST_DIR/shipped.out" ||
+	fail "--check-config did not say etc/vigil.ini is OK"
+if grep -E "^vigild: " "$TEST_DIR/shipped.out" | grep -Ev "^vigild: warning: .* would not start on this machine now: "; then
+	fail "etc/vigil.ini: a diagnostic other than 'would not start on this machine'"
+fi
+grep -F -- "[sink.events]" "$TEST_DIR/shipped.out" &&
+	fail "etc/vigil.ini: [sink.events] did not use the state directory given with -s"
+
+pass "every error reported with FILE:LINE, exit 78, nothing started; good and shipped configs pass"
