@@ -47,7 +47,7 @@ static const struct vigil_option action_options[] = {
 	{"enabled", VIGIL_OPT_BOOL, "yes", 0, 0, NULL, NULL, 0},
 	{"on", VIGIL_OPT_STRING, "*", 0, 0, NULL,
 	 "incidents to act on: globs matched against the incident key or "
-	 "type, space-separated",
+	 "type, optionally {label=value,...}, space-separated",
 	 0},
 	{"min_severity", VIGIL_OPT_ENUM, "critical", 0, 0, SEVERITIES,
 	 "act only on incidents at least this severe", 0},

@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +308,8 @@ static void evaluate(struct vigil_pipeline *pl, struct vigil_series *s,
 		pl->cur_series = NULL;
 		if (rc < 0)
 			call_failed(rule, "eval", rc);
+		else if (rule->failures)
+			call_ok(rule, "eval");
 	}
 }
 
@@ -414,13 +415,11 @@ static int action_wants(const struct vigil_instance *a,
 		return 0;
 	if (e->severity < a->min_severity)
 		return 0;
-	for (size_t i = 0; i < a->on.n_terms; i++) {
-		const char *g = a->on.terms[i].metric;
-		if (fnmatch(g, e->key, 0) == 0 ||
-		    fnmatch(g, e->incident_type, 0) == 0)
-			return 1;
-	}
-	return 0;
+	/* `on` is a selector: globs on the incident's key or type, and
+	 * {label=value} on its labels (network_down{interface=wlan0}). */
+	return vigil_selector_match(&a->on, e->key, e->labels, e->n_labels) ||
+	       vigil_selector_match(&a->on, e->incident_type, e->labels,
+				    e->n_labels);
 }
 
 static void run_action(struct vigil_pipeline *pl, struct vigil_instance *a,
@@ -445,6 +444,8 @@ static void run_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 	if (rc < 0) {
 		call_failed(a, "run", rc);
 		res.outcome = VIGIL_ACTION_ERROR;
+	} else {
+		call_ok(a, "run");
 	}
 	rec.action = a->name;
 	rec.start = start;

@@ -858,6 +858,84 @@ START_TEST(pipeline_events_to_sinks)
 }
 END_TEST
 
+/* An action that counts its runs. */
+struct counting_action {
+	struct vigil_instance inst;
+	char section[64];
+	unsigned runs;
+};
+
+static int count_run(void *state, struct vigil_ctx *ctx,
+		     const struct vigil_event *ev,
+		     struct vigil_action_result *res)
+{
+	struct counting_action *a = state;
+
+	a->runs++;
+	res->exit_status = 0;
+	res->outcome = VIGIL_ACTION_OK;
+	return 0;
+}
+
+static const struct vigil_plugin counting_action_desc = {
+	VIGIL_PLUGIN_HEADER(VIGIL_KIND_ACTION, "counting", "0"),
+	.init = never_init,
+	.run = count_run,
+};
+
+static void action_init(struct counting_action *a, const char *on,
+			enum vigil_severity min)
+{
+	char why[256];
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->section, sizeof(a->section), "action.a");
+	a->inst.kind = VIGIL_KIND_ACTION;
+	a->inst.section = a->section;
+	a->inst.name = a->section + 7;
+	a->inst.desc = &counting_action_desc;
+	a->inst.ctx.inst = &a->inst;
+	a->inst.state = a;
+	a->inst.started = 1;
+	a->inst.min_severity = min;
+	ck_assert_int_eq(vigil_selector_parse(on, &a->inst.on, why,
+					      sizeof(why)),
+			 0);
+}
+
+/* `on` selects by key or type glob and by the incident's labels (the
+ * conditions pushed here carry mount=/), and min_severity gates it. */
+START_TEST(actions_selected_by_on_and_severity)
+{
+	struct vigil_pipeline pl;
+	struct counting_action glob, label, other_label, crit_only;
+	struct vigil_instance *actions[] = {&glob.inst, &label.inst,
+					    &other_label.inst, &crit_only.inst};
+
+	action_init(&glob, "disk*", VIGIL_SEV_WARNING);
+	action_init(&label, "disk_full{mount=/}", VIGIL_SEV_WARNING);
+	action_init(&other_label, "disk_full{mount=/boot}", VIGIL_SEV_INFO);
+	action_init(&crit_only, "*", VIGIL_SEV_CRITICAL);
+	vigil_pipeline_init(&pl, 16, NULL, 0, NULL, 0, actions, 4);
+	pl.clock = fake_clock;
+
+	push(&pl, "disk_full", 1, VIGIL_SEV_WARNING);  /* opened */
+	push(&pl, "disk_full", 1, VIGIL_SEV_CRITICAL); /* escalated */
+	push(&pl, "disk_full", 0, VIGIL_SEV_INFO);     /* resolved: no run */
+	vigil_pipeline_run(&pl);
+
+	ck_assert_uint_eq(glob.runs, 2);
+	ck_assert_uint_eq(label.runs, 2);
+	ck_assert_uint_eq(other_label.runs, 0);
+	ck_assert_uint_eq(crit_only.runs, 1);
+	ck_assert_uint_eq(pl.stats.actions_run, 5);
+
+	vigil_pipeline_free(&pl);
+	for (size_t i = 0; i < 4; i++)
+		vigil_selector_free(&actions[i]->on);
+}
+END_TEST
+
 START_TEST(retry_keeps_order_and_redelivers)
 {
 	struct vigil_pipeline pl;
@@ -1062,6 +1140,7 @@ static Suite *pipeline_suite(void)
 	tc = tcase_create("delivery");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, pipeline_events_to_sinks);
+	tcase_add_test(tc, actions_selected_by_on_and_severity);
 	tcase_add_test(tc, retry_keeps_order_and_redelivers);
 	tcase_add_test(tc, retry_partial_then_rest);
 	tcase_add_test(tc, retry_waits_for_a_stopped_sink);
