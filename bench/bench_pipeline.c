@@ -219,36 +219,16 @@ static char *write_config(const struct scenario *sc)
 	return path;
 }
 
+/* As vigild does, and every instance must start. */
 static void start_all(struct vigil_daemon *d)
 {
-	/* As vigild does: consumers first. */
-	static const enum vigil_kind order[] = {
-		VIGIL_KIND_SINK, VIGIL_KIND_ACTION, VIGIL_KIND_RULE,
-		VIGIL_KIND_SENSOR};
-
-	for (size_t o = 0; o < VIGIL_ARRAY_SIZE(order); o++) {
-		for (size_t i = 0; i < d->n_kind[order[o]]; i++) {
-			struct vigil_instance *inst = d->by_kind[order[o]][i];
-
-			if (vigil_instance_start(inst, &vigil_pipeline_emit,
-						 &d->pl) < 0) {
+	if (vigil_daemon_start_all(d, vigil_monotonic()) != d->n_all) {
+		for (size_t i = 0; i < d->n_all; i++)
+			if (!d->all[i]->started)
 				fprintf(stderr, "bench: [%s] did not start\n",
-					inst->section);
-				exit(1);
-			}
-		}
+					d->all[i]->section);
+		exit(1);
 	}
-}
-
-static void stop_all(struct vigil_daemon *d)
-{
-	static const enum vigil_kind order[] = {
-		VIGIL_KIND_SENSOR, VIGIL_KIND_RULE, VIGIL_KIND_ACTION,
-		VIGIL_KIND_SINK};
-
-	for (size_t o = 0; o < VIGIL_ARRAY_SIZE(order); o++)
-		for (size_t i = 0; i < d->n_kind[order[o]]; i++)
-			vigil_instance_stop(d->by_kind[order[o]][i]);
 }
 
 static int run_scenario(const struct scenario *sc, const char *plugin_path,
@@ -337,7 +317,7 @@ static int run_scenario(const struct scenario *sc, const char *plugin_path,
 	/* As vigild stops: rules free their per-series slots while still
 	 * started, then everything stops. */
 	vigil_pipeline_free(&d.pl);
-	stop_all(&d);
+	vigil_daemon_stop_all(&d);
 	vigil_daemon_free(&d);
 	vigil_diag_free(&errors);
 	vigil_diag_free(&warnings);

@@ -311,8 +311,10 @@ static void handle_signals(struct vigil_daemon *d)
 	}
 }
 
-static void start_all(struct vigil_daemon *d, vigil_time_ns now)
+size_t vigil_daemon_start_all(struct vigil_daemon *d, vigil_time_ns now)
 {
+	size_t running = 0;
+
 	/* Consumers first, so the first readings find their way. */
 	static const enum vigil_kind order[] = {
 		VIGIL_KIND_SINK, VIGIL_KIND_ACTION, VIGIL_KIND_RULE,
@@ -321,9 +323,12 @@ static void start_all(struct vigil_daemon *d, vigil_time_ns now)
 	for (size_t o = 0; o < VIGIL_ARRAY_SIZE(order); o++)
 		for (size_t i = 0; i < d->n_kind[order[o]]; i++)
 			try_start(d, d->by_kind[order[o]][i], now);
+	for (size_t i = 0; i < d->n_all; i++)
+		running += d->all[i]->started ? 1 : 0;
+	return running;
 }
 
-static void stop_all(struct vigil_daemon *d)
+void vigil_daemon_stop_all(struct vigil_daemon *d)
 {
 	static const enum vigil_kind order[] = {
 		VIGIL_KIND_SENSOR, VIGIL_KIND_RULE, VIGIL_KIND_ACTION,
@@ -359,9 +364,7 @@ int vigil_daemon_run(struct vigil_daemon *d)
 			    d->by_kind[VIGIL_KIND_ACTION],
 			    d->n_kind[VIGIL_KIND_ACTION]);
 	d->started_at = now = vigil_monotonic();
-	start_all(d, now);
-	for (size_t i = 0; i < d->n_all; i++)
-		running += d->all[i]->started;
+	running = vigil_daemon_start_all(d, now);
 	vigil_notice("vigild %s running: %zu sensor(s), %zu rule(s), "
 		     "%zu action(s), %zu sink(s); %zu of %zu started, %zu "
 		     "disabled",
@@ -413,7 +416,7 @@ int vigil_daemon_run(struct vigil_daemon *d)
 		     (unsigned long long)d->pl.stats.deliveries_lost);
 	/* Rules free their per-series slots while still started. */
 	vigil_pipeline_free(&d->pl);
-	stop_all(d);
+	vigil_daemon_stop_all(d);
 	return 0;
 }
 

@@ -57,6 +57,13 @@ size_t vigil_daemon_load(struct vigil_daemon *d,
 size_t vigil_daemon_check(struct vigil_daemon *d, struct vigil_diag *errors,
 			  struct vigil_diag *warnings);
 
+/* Starts every instance on d->pl (initialised), consumers first so the
+ * first readings find their way; returns how many started. Those that
+ * did not are retried by the loop. */
+size_t vigil_daemon_start_all(struct vigil_daemon *d, vigil_time_ns now);
+/* Stops them, producers first. */
+void vigil_daemon_stop_all(struct vigil_daemon *d);
+
 /* Starts the instances and runs until SIGTERM or SIGINT. 0 or -errno. */
 int vigil_daemon_run(struct vigil_daemon *d);
 
