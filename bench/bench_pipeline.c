@@ -54,7 +54,7 @@ struct scenario {
  * to warning and clear: 4 conditions and 4 incident events per series per
  * 1000 readings of it, i.e. 0.4% of readings cause an incident event. */
 #define SENSOR_SINE                                                           \
-	"[sensor.gen]\n"                                                      \
+	"[sensor.gen]\nisolation = none\n"                                                   \
 	"plugin = synthetic\n"                                                \
 	"metric = bench.value\n"                                              \
 	"unit = %\n"                                                         \
@@ -97,19 +97,19 @@ static const struct scenario scenarios[] = {
 	 SENSOR_SINE "\n" SINK_COUNTING},
 	{"labels-0",
 	 "labelgen (1000 series by metric name, no labels) -> counting",
-	 "[sensor.gen]\nplugin = labelgen\ncount = 1000\nlabels = 0\n"
+	 "[sensor.gen]\nisolation = none\nplugin = labelgen\ncount = 1000\nlabels = 0\n"
 	 "interval = 1s\n\n" SINK_COUNTING},
 	{"labels-1",
 	 "labelgen (1000 series, 1 label) -> counting",
-	 "[sensor.gen]\nplugin = labelgen\ncount = 1000\nlabels = 1\n"
+	 "[sensor.gen]\nisolation = none\nplugin = labelgen\ncount = 1000\nlabels = 1\n"
 	 "interval = 1s\n\n" SINK_COUNTING},
 	{"labels-4",
 	 "labelgen (1000 series, 4 labels) -> counting",
-	 "[sensor.gen]\nplugin = labelgen\ncount = 1000\nlabels = 4\n"
+	 "[sensor.gen]\nisolation = none\nplugin = labelgen\ncount = 1000\nlabels = 4\n"
 	 "interval = 1s\n\n" SINK_COUNTING},
 	{"labels-8",
 	 "labelgen (1000 series, 8 labels) -> counting",
-	 "[sensor.gen]\nplugin = labelgen\ncount = 1000\nlabels = 8\n"
+	 "[sensor.gen]\nisolation = none\nplugin = labelgen\ncount = 1000\nlabels = 8\n"
 	 "interval = 1s\n\n" SINK_COUNTING},
 };
 

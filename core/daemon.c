@@ -3,8 +3,8 @@
  *
  * One thread, one epoll loop: a signalfd for SIGTERM/SIGINT/SIGHUP and one
  * timerfd armed at the earliest deadline (a sensor due, a sink flush, an
- * init to retry). Work done at a deadline runs the pipeline to empty before
- * the loop sleeps again.
+ * init to retry, the systemd watchdog's keep-alive). Work done at a deadline
+ * runs the pipeline to empty before the loop sleeps again.
  */
 #include "config.h"
 
@@ -21,9 +21,13 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
+#include "worker.h"
 #include "util.h"
 
 #define MAX_METRIC_SINKS 64
+/* A worker asked to finish at shutdown has this long before SIGKILL. */
+#define WORKER_STOP_GRACE (2 * VIGIL_SEC)
 #define INIT_RETRY_MIN VIGIL_SEC
 #define INIT_RETRY_MAX (300 * VIGIL_SEC)
 #define READ_BACKOFF_SHIFT_MAX 4 /* a failing sensor: at most 16x interval */
@@ -84,6 +88,16 @@ size_t vigil_daemon_load(struct vigil_daemon *d,
 					  warnings);
 		if (!inst)
 			continue;
+		if (inst->broken) {
+			vigil_diag_add(warnings, "%s:%d: [%s] %s; the other "
+				       "instances run without it",
+				       d->conf.path, sec->line, sec->name,
+				       inst->broken);
+			vigil_grow((void **)&d->broken, &d->cap_broken,
+				   d->n_broken + 1, sizeof(*d->broken));
+			d->broken[d->n_broken++] = inst;
+			continue;
+		}
 		if (!inst->enabled) {
 			d->n_disabled++;
 			vigil_instance_free(inst);
@@ -111,7 +125,8 @@ size_t vigil_daemon_check(struct vigil_daemon *d, struct vigil_diag *errors,
 	vigil_host_set_state_dir(d->state_dir);
 	for (size_t i = 0; i < d->n_all; i++) {
 		struct vigil_instance *inst = d->all[i];
-		int rc = vigil_instance_start(inst, NULL, NULL);
+		int rc = inst->isolated ? vigil_worker_check(inst) :
+					  vigil_instance_start(inst, NULL, NULL);
 
 		if (rc == VIGIL_EFATAL)
 			vigil_diag_add(errors, "%s:%d: [%s] the %s plugin "
@@ -143,6 +158,16 @@ static vigil_time_ns backoff(unsigned failures, vigil_time_ns base,
 static void try_start(struct vigil_daemon *d, struct vigil_instance *inst,
 		      vigil_time_ns now)
 {
+	if (inst->isolated) {
+		/* Its worker starts it, and restarts it: see tick_worker. */
+		if (!inst->worker) {
+			inst->worker = vigil_xcalloc(1, sizeof(*inst->worker));
+			vigil_worker_init(inst->worker, inst);
+		}
+		vigil_worker_spawn(inst->worker, &d->wenv, now);
+		inst->next_due = now;
+		return;
+	}
 	if (vigil_instance_start(inst, &vigil_pipeline_emit, &d->pl) == 0) {
 		if (inst->init_failures)
 			vigil_log(VIGIL_LOG_NOTICE, inst->section,
@@ -166,10 +191,24 @@ static void try_start(struct vigil_daemon *d, struct vigil_instance *inst,
 	}
 }
 
+/* As collectd does: a failing read is retried less often, up to a cap,
+ * and its interval restored on success. */
+static void schedule(struct vigil_instance *s, vigil_time_ns now)
+{
+	vigil_time_ns interval = s->interval;
+
+	if (s->failures)
+		interval <<= (s->failures < READ_BACKOFF_SHIFT_MAX ?
+				      s->failures :
+				      READ_BACKOFF_SHIFT_MAX);
+	s->next_due += interval;
+	if (s->next_due <= now) /* fell behind: do not burst to catch up */
+		s->next_due = now + interval;
+}
+
 static void read_sensor(struct vigil_daemon *d, struct vigil_instance *s,
 			vigil_time_ns now)
 {
-	vigil_time_ns interval;
 	int rc;
 
 	s->calls++;
@@ -185,17 +224,43 @@ static void read_sensor(struct vigil_daemon *d, struct vigil_instance *s,
 			  "read works again after %u failure(s)", s->failures);
 		s->failures = 0;
 	}
-	/* As collectd does: a failing read is retried less often, up to a
-	 * cap, and its interval restored on success. */
-	interval = s->interval;
-	if (s->failures)
-		interval <<= (s->failures < READ_BACKOFF_SHIFT_MAX ?
-				      s->failures :
-				      READ_BACKOFF_SHIFT_MAX);
-	s->next_due += interval;
-	if (s->next_due <= now) /* fell behind: do not burst to catch up */
-		s->next_due = now + interval;
+	schedule(s, now);
 	vigil_pipeline_run(&d->pl);
+}
+
+static vigil_time_ns sooner(vigil_time_ns a, vigil_time_ns b)
+{
+	return a && a < b ? a : b;
+}
+
+/* An isolated sensor: its worker's deadlines and restarts, and its reads,
+ * which are sent now and answered through the loop. */
+static void tick_worker(struct vigil_daemon *d, struct vigil_instance *s,
+			vigil_time_ns now, vigil_time_ns *next)
+{
+	struct vigil_worker *w = s->worker;
+
+	*next = sooner(vigil_worker_tick(w, &d->wenv, now), *next);
+	if (w->state != VIGIL_WORKER_IDLE && w->state != VIGIL_WORKER_BUSY)
+		return;
+	if (s->next_due <= now) {
+		/* A read still running when the next is due is not doubled:
+		 * the deadline ends it if it never returns. */
+		if (vigil_worker_read(w, now) == -EBUSY)
+			vigil_debug("[%s] previous read still running",
+				    s->section);
+		schedule(s, now);
+	}
+	*next = sooner(s->next_due, *next);
+}
+
+static int instance_running(const struct vigil_instance *inst)
+{
+	if (inst->worker)
+		return inst->worker->state == VIGIL_WORKER_IDLE ||
+		       inst->worker->state == VIGIL_WORKER_BUSY ||
+		       inst->worker->state == VIGIL_WORKER_STARTING;
+	return inst->started;
 }
 
 /* Does what is due at `now`; returns the next deadline. */
@@ -207,6 +272,10 @@ static vigil_time_ns tick(struct vigil_daemon *d, vigil_time_ns now,
 	for (size_t i = 0; i < d->n_all; i++) {
 		struct vigil_instance *inst = d->all[i];
 
+		if (inst->worker) {
+			tick_worker(d, inst, now, &next);
+			continue;
+		}
 		if (!inst->started && !inst->fatal && inst->retry_at <= now)
 			try_start(d, inst, now);
 		if (!inst->started) {
@@ -226,6 +295,18 @@ static vigil_time_ns tick(struct vigil_daemon *d, vigil_time_ns now,
 		vigil_pipeline_flush(&d->pl);
 		*next_flush = now + d->flush_interval;
 	}
+	/* The systemd watchdog is fed here and nowhere else: when the loop
+	 * reaches the keep-alive deadline, after the work due before it. A
+	 * plugin call that never returns stops the keep-alives, and systemd
+	 * restarts vigild. */
+	if (d->watchdog_interval) {
+		if (d->next_watchdog <= now) {
+			vigil_notify_watchdog();
+			d->next_watchdog = now + d->watchdog_interval;
+		}
+		if (d->next_watchdog < next)
+			next = d->next_watchdog;
+	}
 	return next < *next_flush ? next : *next_flush;
 }
 
@@ -238,6 +319,7 @@ static int setup_fds(struct vigil_daemon *d)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD); /* workers: reaped by pid, never with -1 */
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
@@ -246,10 +328,12 @@ static int setup_fds(struct vigil_daemon *d)
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->sigfd < 0 || d->timerfd < 0 || d->epfd < 0)
 		return -errno;
-	ev.data.fd = d->sigfd;
+	/* Workers' sockets carry their struct vigil_worker: these two carry
+	 * the address of their fd, so the union is always a pointer. */
+	ev.data.ptr = &d->sigfd;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sigfd, &ev) < 0)
 		return -errno;
-	ev.data.fd = d->timerfd;
+	ev.data.ptr = &d->timerfd;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->timerfd, &ev) < 0)
 		return -errno;
 	return 0;
@@ -300,7 +384,16 @@ static void handle_signals(struct vigil_daemon *d)
 			vigil_notice("received %s, shutting down",
 				     si.ssi_signo == SIGTERM ? "SIGTERM" :
 							       "SIGINT");
+			if (!d->stop)
+				vigil_notify_stopping();
 			d->stop = 1;
+			break;
+		case SIGCHLD:
+			for (size_t i = 0; i < d->n_all; i++)
+				if (d->all[i]->worker)
+					vigil_worker_sigchld(d->all[i]->worker,
+							     &d->wenv,
+							     vigil_monotonic());
 			break;
 		case SIGHUP:
 			vigil_warn("received SIGHUP: reloading the "
@@ -324,7 +417,7 @@ size_t vigil_daemon_start_all(struct vigil_daemon *d, vigil_time_ns now)
 		for (size_t i = 0; i < d->n_kind[order[o]]; i++)
 			try_start(d, d->by_kind[order[o]][i], now);
 	for (size_t i = 0; i < d->n_all; i++)
-		running += d->all[i]->started ? 1 : 0;
+		running += instance_running(d->all[i]) ? 1 : 0;
 	return running;
 }
 
@@ -337,6 +430,66 @@ void vigil_daemon_stop_all(struct vigil_daemon *d)
 	for (size_t o = 0; o < VIGIL_ARRAY_SIZE(order); o++)
 		for (size_t i = 0; i < d->n_kind[order[o]]; i++)
 			vigil_instance_stop(d->by_kind[order[o]][i]);
+}
+
+/* An instance whose plugin cannot even be loaded is a failed plugin:
+ * critical, alerted like any incident. */
+static void push_broken(struct vigil_daemon *d, struct vigil_instance *inst)
+{
+	const struct vigil_label labels[] = {
+		{"instance", inst->section},
+		{"plugin", inst->broken_plugin},
+	};
+	struct vigil_cond c = {0};
+
+	c.key = vigil_xasprintf("plugin_failed{instance=%s}", inst->section);
+	c.type = vigil_xstrdup("plugin_failed");
+	c.firing = 1;
+	c.severity = VIGIL_SEV_CRITICAL;
+	c.message = vigil_xasprintf("%s failed: %s", inst->section,
+				    inst->broken);
+	vigil_labels_copy(&c.labels, labels, VIGIL_ARRAY_SIZE(labels));
+	vigil_pipeline_push_condition(&d->pl, &c);
+	vigil_pipeline_run(&d->pl);
+}
+
+static size_t count_running(const struct vigil_daemon *d)
+{
+	size_t running = 0;
+
+	for (size_t i = 0; i < d->n_all; i++)
+		running += instance_running(d->all[i]) ? 1 : 0;
+	return running;
+}
+
+/* systemd's STATUS=, what `systemctl status vigild` shows:
+ * "6 sensors, 5 rules, 1 action, 2 sinks; 13 of 14 running". Sent at
+ * start and whenever the number running changes. */
+static void notify_status(struct vigil_daemon *d, size_t running, int ready)
+{
+	static const struct {
+		enum vigil_kind kind;
+		const char *one, *many;
+	} kinds[] = {
+		{VIGIL_KIND_SENSOR, "sensor", "sensors"},
+		{VIGIL_KIND_RULE, "rule", "rules"},
+		{VIGIL_KIND_ACTION, "action", "actions"},
+		{VIGIL_KIND_SINK, "sink", "sinks"},
+	};
+	struct vigil_buf b = {0};
+
+	for (size_t i = 0; i < VIGIL_ARRAY_SIZE(kinds); i++) {
+		size_t n = d->n_kind[kinds[i].kind];
+		vigil_buf_printf(&b, "%s%zu %s", i ? ", " : "", n,
+				 n == 1 ? kinds[i].one : kinds[i].many);
+	}
+	vigil_buf_printf(&b, "; %zu of %zu running", running, d->n_all);
+	if (ready)
+		vigil_notify_ready(b.data);
+	else
+		vigil_notify_status("%s", b.data);
+	vigil_buf_free(&b);
+	d->notified_running = running;
 }
 
 int vigil_daemon_run(struct vigil_daemon *d)
@@ -363,8 +516,12 @@ int vigil_daemon_run(struct vigil_daemon *d)
 			    d->by_kind[VIGIL_KIND_SINK], d->n_kind[VIGIL_KIND_SINK],
 			    d->by_kind[VIGIL_KIND_ACTION],
 			    d->n_kind[VIGIL_KIND_ACTION]);
+	d->wenv.pl = &d->pl;
+	d->wenv.epfd = d->epfd;
 	d->started_at = now = vigil_monotonic();
 	running = vigil_daemon_start_all(d, now);
+	for (size_t i = 0; i < d->n_broken; i++)
+		push_broken(d, d->broken[i]);
 	vigil_notice("vigild %s running: %zu sensor(s), %zu rule(s), "
 		     "%zu action(s), %zu sink(s); %zu of %zu started, %zu "
 		     "disabled",
@@ -372,6 +529,12 @@ int vigil_daemon_run(struct vigil_daemon *d)
 		     d->n_kind[VIGIL_KIND_RULE], d->n_kind[VIGIL_KIND_ACTION],
 		     d->n_kind[VIGIL_KIND_SINK], running, d->n_all,
 		     d->n_disabled);
+	notify_status(d, running, 1); /* READY=1 */
+	d->watchdog_interval = vigil_notify_watchdog_interval();
+	d->next_watchdog = now; /* the first keep-alive on the first turn */
+	if (d->watchdog_interval)
+		vigil_debug("systemd watchdog: a keep-alive every %lld ms",
+			    (long long)(d->watchdog_interval / VIGIL_MSEC));
 
 	next_flush = now + d->flush_interval;
 	while (!d->stop) {
@@ -381,6 +544,10 @@ int vigil_daemon_run(struct vigil_daemon *d)
 
 		now = vigil_monotonic();
 		next = tick(d, now, &next_flush);
+		/* An init retried by tick() changes it. */
+		running = count_running(d);
+		if (running != d->notified_running)
+			notify_status(d, running, 0);
 		arm(d, next);
 		n = epoll_wait(d->epfd, evs, (int)VIGIL_ARRAY_SIZE(evs), -1);
 		if (n < 0 && errno != EINTR) {
@@ -388,20 +555,29 @@ int vigil_daemon_run(struct vigil_daemon *d)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.fd == d->sigfd) {
+			if (evs[i].data.ptr == &d->sigfd) {
 				handle_signals(d);
-			} else if (evs[i].data.fd == d->timerfd) {
+			} else if (evs[i].data.ptr == &d->timerfd) {
 				uint64_t expirations;
 				if (read(d->timerfd, &expirations,
 					 sizeof(expirations)) < 0 &&
 				    errno != EAGAIN)
 					vigil_warn("timerfd: %s",
 						   strerror(errno));
+			} else {
+				vigil_worker_io(evs[i].data.ptr, &d->wenv,
+						vigil_monotonic());
 			}
 		}
+		/* What workers sent goes through at once. */
+		vigil_pipeline_run(&d->pl);
 	}
 
 	/* Sensors stop; what is queued drains; sinks flush; all stop. */
+	for (size_t i = 0; i < d->n_all; i++)
+		if (d->all[i]->worker)
+			vigil_worker_stop(d->all[i]->worker, &d->wenv,
+					  WORKER_STOP_GRACE);
 	vigil_pipeline_run(&d->pl);
 	vigil_pipeline_retry(&d->pl, 0);
 	vigil_pipeline_flush(&d->pl);
@@ -424,8 +600,16 @@ void vigil_daemon_free(struct vigil_daemon *d)
 {
 	if (d->pl.ring)
 		vigil_pipeline_free(&d->pl);
-	for (size_t i = 0; i < d->n_all; i++)
+	for (size_t i = 0; i < d->n_broken; i++)
+		vigil_instance_free(d->broken[i]);
+	free(d->broken);
+	for (size_t i = 0; i < d->n_all; i++) {
+		if (d->all[i]->worker) {
+			vigil_worker_free(d->all[i]->worker);
+			free(d->all[i]->worker);
+		}
 		vigil_instance_free(d->all[i]);
+	}
 	free(d->all);
 	for (size_t k = 0; k < VIGIL_ARRAY_SIZE(d->by_kind); k++)
 		free(d->by_kind[k]);

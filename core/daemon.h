@@ -11,6 +11,7 @@
 #include "instance.h"
 #include "loader.h"
 #include "pipeline.h"
+#include "worker.h"
 
 /* sysexits.h's EX_CONFIG: what --check-config returns for a bad file. */
 #define VIGIL_EXIT_CONFIG 78
@@ -35,14 +36,24 @@ struct vigil_daemon {
 	struct vigil_instance **by_kind[5];
 	size_t n_kind[5], cap_kind[5];
 	size_t n_disabled;
+	/* Enabled instances whose plugin crashed or hung while probed: they
+	 * never run; each opens a plugin_failed incident at start. */
+	struct vigil_instance **broken;
+	size_t n_broken, cap_broken;
 
 	struct vigil_pipeline pl;
 	vigil_time_ns flush_interval;
 	char *state_dir;
 
 	int epfd, sigfd, timerfd;
+	struct vigil_worker_env wenv;
 	int stop;
 	vigil_time_ns started_at;
+
+	/* systemd notification (core/notify.c) */
+	size_t notified_running;         /* in the last STATUS= sent */
+	vigil_time_ns watchdog_interval; /* keep-alive period; 0: none */
+	vigil_time_ns next_watchdog;     /* next WATCHDOG=1, monotonic */
 };
 
 /* Reads and checks the configuration and loads every plugin it names.

@@ -30,6 +30,31 @@ static const struct vigil_option sensor_options[] = {
 	{"enabled", VIGIL_OPT_BOOL, "yes", 0, 0, NULL, NULL, 0},
 	{"interval", VIGIL_OPT_DURATION, "10s", (double)(10 * VIGIL_MSEC),
 	 (double)(86400 * VIGIL_SEC), NULL, "time between two reads", 0},
+	{"isolation", VIGIL_OPT_ENUM, "process", 0, 0, "process|none",
+	 "process: run in a supervised worker process, so a crash or hang "
+	 "cannot take vigild down; none: inside vigild (trusted plugins only)",
+	 0},
+	{"timeout", VIGIL_OPT_DURATION, "10s", (double)(10 * VIGIL_MSEC),
+	 (double)(3600 * VIGIL_SEC), NULL,
+	 "deadline of one call (init, read) in a worker, which is killed and "
+	 "restarted past it",
+	 0},
+	{"memory_limit", VIGIL_OPT_SIZE, "64M", 0, 0, NULL,
+	 "largest resident size of the worker (0: no limit)", 0},
+	{"restart_delay", VIGIL_OPT_DURATION, "100ms", (double)VIGIL_MSEC,
+	 (double)(3600 * VIGIL_SEC), NULL,
+	 "first wait before restarting a dead worker; doubles per quick death",
+	 0},
+	{"restart_delay_max", VIGIL_OPT_DURATION, "30s", (double)VIGIL_MSEC,
+	 (double)(86400 * VIGIL_SEC), NULL, "longest wait between restarts", 0},
+	{"max_restarts", VIGIL_OPT_INT, "5", 0, 64, NULL,
+	 "restarts allowed within restart_window before the instance is FAILED",
+	 0},
+	{"restart_window", VIGIL_OPT_DURATION, "60s", (double)VIGIL_SEC,
+	 (double)(86400 * VIGIL_SEC), NULL, "see max_restarts", 0},
+	{"failed_retry", VIGIL_OPT_DURATION, "10m", (double)VIGIL_SEC,
+	 (double)(7 * 86400 * VIGIL_SEC), NULL,
+	 "how long a FAILED instance rests before it is tried again", 0},
 	END,
 };
 
@@ -263,6 +288,22 @@ static size_t apply_core_settings(struct vigil_instance *inst,
 	inst->enabled = s ? (int)s->v.i : 1;
 	if ((s = slot(inst, "interval")))
 		inst->interval = s->v.i;
+	if ((s = slot(inst, "isolation")))
+		inst->isolated = s->v.i == 0;
+	if ((s = slot(inst, "timeout")))
+		inst->timeout = s->v.i;
+	if ((s = slot(inst, "memory_limit")))
+		inst->memory_limit = s->v.u;
+	if ((s = slot(inst, "restart_delay")))
+		inst->restart_delay = s->v.i;
+	if ((s = slot(inst, "restart_delay_max")))
+		inst->restart_delay_max = s->v.i;
+	if ((s = slot(inst, "max_restarts")))
+		inst->max_restarts = (unsigned)s->v.i;
+	if ((s = slot(inst, "restart_window")))
+		inst->restart_window = s->v.i;
+	if ((s = slot(inst, "failed_retry")))
+		inst->failed_retry = s->v.i;
 	if ((s = slot(inst, "min_severity")))
 		inst->min_severity = (enum vigil_severity)s->v.i;
 	if ((s = slot(inst, "events")))
@@ -294,7 +335,8 @@ struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 					  struct vigil_diag *warnings)
 {
 	struct vigil_instance *inst;
-	const struct vigil_conf_entry *pe, *ee;
+	const struct vigil_conf_entry *pe, *ee, *ie;
+	int isolated, rc;
 	const char *dot = strchr(sec->name, '.'), *plugin;
 	char err[1024], kindbuf[16];
 	size_t nerr = 0;
@@ -336,8 +378,19 @@ struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 	inst->line = sec->line;
 	inst->ctx.inst = inst;
 
-	if (vigil_loader_open(loader, plugin, inst->kind, &inst->mod, err,
-			      sizeof(err)) < 0) {
+	/* A plugin that will run in a worker is never loaded into vigild:
+	 * it is probed in a child, so even its constructor cannot hurt. */
+	ie = vigil_conf_entry(sec, "isolation");
+	isolated = inst->kind == VIGIL_KIND_SENSOR &&
+		   !(ie && strcmp(ie->value, "none") == 0);
+	rc = (isolated ? vigil_loader_probe : vigil_loader_open)(
+		loader, plugin, inst->kind, &inst->mod, err, sizeof(err));
+	if (rc == -ECHILD && enabled) {
+		inst->broken = vigil_xstrdup(err);
+		inst->broken_plugin = vigil_xstrdup(plugin);
+		return inst;
+	}
+	if (rc < 0) {
 		/* A disabled section may name hardware this build skipped. */
 		struct vigil_diag *to = enabled ? errors : warnings;
 		vigil_diag_add(to, "%s:%d: [%s] %s%s", conf->path,
@@ -402,6 +455,8 @@ void vigil_instance_free(struct vigil_instance *inst)
 	vigil_selector_free(&inst->match);
 	vigil_selector_free(&inst->on);
 	vigil_optslots_free(inst->opts, inst->n_opts);
+	free(inst->broken);
+	free(inst->broken_plugin);
 	free(inst->section);
 	free(inst);
 }

@@ -58,6 +58,15 @@ struct vigil_instance {
 
 	/* Core settings, by kind. */
 	vigil_time_ns interval;      /* sensor */
+	int isolated;                /* sensor: isolation = process */
+	vigil_time_ns timeout;       /* sensor: deadline of a call */
+	uint64_t memory_limit;       /* sensor: worker RSS, 0 for none */
+	vigil_time_ns restart_delay, restart_delay_max, restart_window;
+	vigil_time_ns failed_retry;
+	unsigned max_restarts;
+	struct vigil_worker *worker; /* when isolated */
+	char *broken;        /* the plugin crashed or hung being probed: why */
+	char *broken_plugin; /* and the plugin it names */
 	struct vigil_selector match; /* rule: readings; sink: metrics */
 	struct vigil_selector on;    /* action: incident key or type globs */
 	enum vigil_severity min_severity; /* action, sink */
@@ -98,6 +107,9 @@ const struct vigil_optslot *vigil_optslot_find(const struct vigil_optslot *s,
  * Builds an instance from a [kind.NAME] section: loads its plugin and checks
  * every key. Returns NULL when the section is wrong (reasons in `errors`);
  * a disabled section whose plugin cannot be found yields a warning and NULL.
+ * A plugin that crashed or hung while probed yields an instance with
+ * `broken` set (and no module), which never runs: vigild reports it as a
+ * failed plugin instead of refusing the whole configuration.
  */
 struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 					  const struct vigil_conf_section *sec,

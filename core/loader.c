@@ -9,6 +9,10 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <limits.h>
 #include <link.h>
 #include <stdio.h>
@@ -18,6 +22,7 @@
 
 #include "loader.h"
 #include "log.h"
+#include "proto.h"
 #include "parse.h"
 #include "util.h"
 
@@ -60,17 +65,12 @@ void vigil_loader_init(struct vigil_loader *l, const char *path)
 	free(copy);
 }
 
+static void module_free(struct vigil_module *m);
+
 void vigil_loader_free(struct vigil_loader *l)
 {
-	for (size_t i = 0; i < l->n_mods; i++) {
-		struct vigil_module *m = l->mods[i];
-		/* Keep plugins mapped under valgrind/ASan so leak reports
-		 * still name their functions. */
-		if (m->handle && !getenv("VIGIL_NO_DLCLOSE"))
-			dlclose(m->handle);
-		free(m->path);
-		free(m);
-	}
+	for (size_t i = 0; i < l->n_mods; i++)
+		module_free(l->mods[i]);
 	free(l->mods);
 	for (size_t i = 0; i < l->n_dirs; i++)
 		free(l->dirs[i]);
@@ -201,29 +201,15 @@ static int find_file(struct vigil_loader *l, const char *name, char *out,
 	return -ENOENT;
 }
 
-int vigil_loader_open(struct vigil_loader *l, const char *name,
-		      enum vigil_kind want, struct vigil_module **out,
-		      char *err, size_t errlen)
+/* dlopen()s `real` and checks its descriptor into `desc`. */
+static int dlopen_checked(const char *real, void **handle_out,
+			  struct vigil_plugin *desc, char *err, size_t errlen)
 {
-	char file[PATH_MAX], real[PATH_MAX], why[512];
-	struct vigil_plugin desc;
 	const ElfW(Sym) *sym = NULL;
+	char why[512];
 	Dl_info info;
 	void *handle, *addr;
 	int rc;
-
-	rc = find_file(l, name, file, sizeof(file), err, errlen);
-	if (rc < 0)
-		return rc;
-	if (!realpath(file, real))
-		snprintf(real, sizeof(real), "%s", file);
-
-	for (size_t i = 0; i < l->n_mods; i++) {
-		if (strcmp(l->mods[i]->path, real) == 0) {
-			desc = l->mods[i]->desc;
-			goto check_kind_cached;
-		}
-	}
 
 	dlerror();
 	handle = dlopen(real, RTLD_NOW | RTLD_LOCAL);
@@ -254,47 +240,417 @@ int vigil_loader_open(struct vigil_loader *l, const char *name,
 		dlclose(handle);
 		return -ELIBBAD;
 	}
-	rc = vigil_descriptor_check(addr, sym->st_size, &desc, why, sizeof(why));
+	rc = vigil_descriptor_check(addr, sym->st_size, desc, why, sizeof(why));
 	if (rc < 0) {
 		ERR("%s: %s", real, why);
 		dlclose(handle);
 		return rc;
 	}
-	for (size_t i = 0; i < l->n_mods; i++) {
-		if (strcmp(l->mods[i]->desc.name, desc.name) == 0) {
-			ERR("%s: duplicate plugin name '%s', already provided "
-			    "by %s; remove one of the two files",
-			    real, desc.name, l->mods[i]->path);
-			dlclose(handle);
-			return -EEXIST;
+	*handle_out = handle;
+	return 0;
+}
+
+/* ------------------------------------------------------------- probing */
+
+/*
+ * A probed module was opened only in a child process: a constructor that
+ * crashes or hangs takes the child, not vigild. What the core needs (kind,
+ * names, the option schema) comes back over a pipe; its callbacks are
+ * stubs, for the core never calls an isolated plugin itself.
+ */
+
+#define PROBE_DEADLINE (5 * VIGIL_SEC)
+
+enum {
+	CB_INIT = 1u << 0, CB_FINI = 1u << 1, CB_READ = 1u << 2,
+	CB_EVAL = 1u << 3, CB_SERIES_FREE = 1u << 4, CB_TICK = 1u << 5,
+	CB_RUN = 1u << 6, CB_DELIVER = 1u << 7, CB_WRITE = 1u << 8,
+	CB_FLUSH = 1u << 9,
+};
+
+static void stub_called(void)
+{
+	vigil_err("internal error: the core called an isolated plugin "
+		  "directly");
+}
+static int stub_init(struct vigil_ctx *c, const struct vigil_host *h, void **s)
+{
+	stub_called();
+	return -ENOSYS;
+}
+static void stub_fini(void *s)
+{
+	stub_called();
+}
+static int stub_read(void *s, struct vigil_ctx *c)
+{
+	stub_called();
+	return -ENOSYS;
+}
+static int stub_eval(void *s, struct vigil_ctx *c,
+		     const struct vigil_reading *r, void **ss)
+{
+	stub_called();
+	return -ENOSYS;
+}
+static void stub_series_free(void *s, void *ss)
+{
+	stub_called();
+}
+static int stub_tick(void *s, struct vigil_ctx *c, vigil_time_ns now)
+{
+	stub_called();
+	return -ENOSYS;
+}
+static int stub_run(void *s, struct vigil_ctx *c, const struct vigil_event *e,
+		    struct vigil_action_result *r)
+{
+	stub_called();
+	return -ENOSYS;
+}
+static int stub_deliver(void *s, struct vigil_ctx *c,
+			const struct vigil_event *e)
+{
+	stub_called();
+	return -ENOSYS;
+}
+static int stub_write(void *s, struct vigil_ctx *c,
+		      const struct vigil_reading *r, size_t n)
+{
+	stub_called();
+	return -ENOSYS;
+}
+static int stub_flush(void *s, struct vigil_ctx *c)
+{
+	stub_called();
+	return -ENOSYS;
+}
+
+static unsigned callback_mask(const struct vigil_plugin *d)
+{
+	return (d->init ? CB_INIT : 0) | (d->fini ? CB_FINI : 0) |
+	       (d->read ? CB_READ : 0) | (d->eval ? CB_EVAL : 0) |
+	       (d->series_free ? CB_SERIES_FREE : 0) |
+	       (d->tick ? CB_TICK : 0) | (d->run ? CB_RUN : 0) |
+	       (d->deliver ? CB_DELIVER : 0) | (d->write ? CB_WRITE : 0) |
+	       (d->flush ? CB_FLUSH : 0);
+}
+
+static void set_stubs(struct vigil_plugin *d, unsigned m)
+{
+	d->init = m & CB_INIT ? stub_init : NULL;
+	d->fini = m & CB_FINI ? stub_fini : NULL;
+	d->read = m & CB_READ ? stub_read : NULL;
+	d->eval = m & CB_EVAL ? stub_eval : NULL;
+	d->series_free = m & CB_SERIES_FREE ? stub_series_free : NULL;
+	d->tick = m & CB_TICK ? stub_tick : NULL;
+	d->run = m & CB_RUN ? stub_run : NULL;
+	d->deliver = m & CB_DELIVER ? stub_deliver : NULL;
+	d->write = m & CB_WRITE ? stub_write : NULL;
+	d->flush = m & CB_FLUSH ? stub_flush : NULL;
+}
+
+/* In the child: open, check, and describe the plugin on `fd`. */
+static void __attribute__((noreturn)) probe_child(const char *real, int fd)
+{
+	struct vigil_wire w = {0};
+	struct vigil_plugin d;
+	char err[1024];
+	void *handle;
+	size_t n = 0;
+
+	vigil_wire_begin(&w, VIGIL_MSG_REPLY, 0);
+	if (dlopen_checked(real, &handle, &d, err, sizeof(err)) < 0) {
+		vigil_wire_put_u32(&w, 1);
+		vigil_wire_put_str(&w, err);
+	} else {
+		vigil_wire_put_u32(&w, 0);
+		vigil_wire_put_u32(&w, d.magic);
+		vigil_wire_put_u32(&w, d.abi_major);
+		vigil_wire_put_u32(&w, d.abi_minor);
+		vigil_wire_put_u32(&w, d.struct_size);
+		vigil_wire_put_u32(&w, d.kind);
+		vigil_wire_put_str(&w, d.name);
+		vigil_wire_put_str(&w, d.version);
+		vigil_wire_put_str(&w, d.description);
+		vigil_wire_put_u32(&w, callback_mask(&d));
+		for (const struct vigil_option *o = d.options; o && o->name; o++)
+			n++;
+		vigil_wire_put_u32(&w, (uint32_t)n);
+		for (size_t i = 0; i < n; i++) {
+			const struct vigil_option *o = &d.options[i];
+			vigil_wire_put_str(&w, o->name);
+			vigil_wire_put_u32(&w, (uint32_t)o->type);
+			vigil_wire_put_str(&w, o->def);
+			vigil_wire_put_f64(&w, o->min);
+			vigil_wire_put_f64(&w, o->max);
+			vigil_wire_put_str(&w, o->choices);
+			vigil_wire_put_str(&w, o->help);
+			vigil_wire_put_u32(&w, o->flags);
 		}
 	}
-	{
-		struct vigil_module *m = vigil_xcalloc(1, sizeof(*m));
-		m->path = vigil_xstrdup(real);
-		m->handle = handle;
+	vigil_wire_end(&w);
+	for (size_t off = 0; off < w.b.len;) {
+		ssize_t k = write(fd, w.b.data + off, w.b.len - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			_exit(1);
+		off += (size_t)k;
+	}
+	_exit(0);
+}
+
+/* Reads all the child sends, until EOF or `deadline` (monotonic). */
+static int read_until_eof(int fd, struct vigil_buf *b, vigil_time_ns deadline)
+{
+	char chunk[4096];
+
+	for (;;) {
+		vigil_time_ns left = deadline - vigil_monotonic();
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t k;
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)(left / VIGIL_MSEC) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -ETIMEDOUT;
+		k = read(fd, chunk, sizeof(chunk));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return 0;
+		if (b->len + (size_t)k > VIGIL_FRAME_MAX)
+			return -EMSGSIZE;
+		vigil_buf_add(b, chunk, (size_t)k);
+	}
+}
+
+static int probe_decode(struct vigil_module *m, const struct vigil_frame *f,
+			const char *real, char *err, size_t errlen)
+{
+	struct vigil_wire_reader r;
+	struct vigil_plugin *d = &m->desc;
+	struct vigil_option *opts;
+	uint32_t n, failed;
+
+	vigil_wire_reader_init(&r, f);
+	failed = vigil_wire_get_u32(&r);
+	if (failed) {
+		const char *why = vigil_wire_get_str(&r);
+		ERR("%s", why ? why : "refused, for no reason it could send");
+		return -ELIBBAD;
+	}
+	memset(d, 0, sizeof(*d));
+	d->magic = vigil_wire_get_u32(&r);
+	d->abi_major = (uint16_t)vigil_wire_get_u32(&r);
+	d->abi_minor = (uint16_t)vigil_wire_get_u32(&r);
+	d->struct_size = vigil_wire_get_u32(&r);
+	d->kind = vigil_wire_get_u32(&r);
+	d->name = vigil_wire_get_str(&r);
+	d->version = vigil_wire_get_str(&r);
+	d->description = vigil_wire_get_str(&r);
+	set_stubs(d, vigil_wire_get_u32(&r));
+	n = vigil_wire_get_u32(&r);
+	if (r.err || n > 4096 || !d->name) {
+		ERR("%s: its description could not be read back", real);
+		return -EPROTO;
+	}
+	opts = vigil_xcalloc((size_t)n + 1, sizeof(*opts));
+	for (uint32_t i = 0; i < n; i++) {
+		opts[i].name = vigil_wire_get_str(&r);
+		opts[i].type = (enum vigil_option_type)vigil_wire_get_u32(&r);
+		opts[i].def = vigil_wire_get_str(&r);
+		opts[i].min = vigil_wire_get_f64(&r);
+		opts[i].max = vigil_wire_get_f64(&r);
+		opts[i].choices = vigil_wire_get_str(&r);
+		opts[i].help = vigil_wire_get_str(&r);
+		opts[i].flags = vigil_wire_get_u32(&r);
+		if (!opts[i].name)
+			r.err = 1;
+	}
+	m->probe_options = opts;
+	d->options = opts;
+	if (r.err) {
+		ERR("%s: its option table could not be read back", real);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Opens `real` in a child and fills `m` from what it says. */
+static int probe(struct vigil_module *m, const char *real, char *err,
+		 size_t errlen)
+{
+	struct vigil_buf b = {0};
+	struct vigil_frame f;
+	char why[160];
+	size_t used;
+	int fds[2], status = 0, rc;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		ERR("%s: cannot probe: pipe: %s", real, strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		ERR("%s: cannot probe: fork: %s", real, strerror(-rc));
+		return rc;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		probe_child(real, fds[1]);
+	}
+	close(fds[1]);
+	rc = read_until_eof(fds[0], &b, vigil_monotonic() + PROBE_DEADLINE);
+	close(fds[0]);
+	if (rc < 0)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status) || rc == -ETIMEDOUT) {
+		char reason[96];
+		vigil_exit_reason(status, reason, sizeof(reason));
+		ERR("%s: %s while being loaded (%s): its initialisation code "
+		    "(a constructor) fails; fix or remove the plugin",
+		    real, rc == -ETIMEDOUT ? "hung" : "crashed",
+		    rc == -ETIMEDOUT ? "no answer within 5s" : reason);
+		vigil_buf_free(&b);
+		return -ECHILD;
+	}
+	if (rc < 0 || !b.data ||
+	    vigil_frame_parse((const uint8_t *)b.data, b.len, &f, &used, why,
+			      sizeof(why)) != 1) {
+		ERR("%s: the probe of it said nothing readable%s%s", real,
+		    rc < 0 ? ": " : "", rc < 0 ? strerror(-rc) : "");
+		vigil_buf_free(&b);
+		return -EPROTO;
+	}
+	m->probe_buf = b.data; /* the strings of m->desc point into it */
+	return probe_decode(m, &f, real, err, errlen);
+}
+
+static void module_free(struct vigil_module *m)
+{
+	/* Keep plugins mapped under valgrind/ASan so leak reports still name
+	 * their functions. */
+	if (m->handle && !getenv("VIGIL_NO_DLCLOSE"))
+		dlclose(m->handle);
+	free(m->probe_options);
+	free(m->probe_buf);
+	free(m->path);
+	free(m);
+}
+
+static int open_module(struct vigil_loader *l, const char *name,
+		       enum vigil_kind want, int isolated,
+		       struct vigil_module **out, char *err, size_t errlen)
+{
+	char file[PATH_MAX], real[PATH_MAX];
+	struct vigil_module *m = NULL;
+	int rc;
+
+	rc = find_file(l, name, file, sizeof(file), err, errlen);
+	if (rc < 0)
+		return rc;
+	if (!realpath(file, real))
+		snprintf(real, sizeof(real), "%s", file);
+
+	for (size_t i = 0; i < l->n_mods; i++)
+		if (strcmp(l->mods[i]->path, real) == 0)
+			m = l->mods[i];
+	if (m && !isolated && !m->handle) {
+		/* Probed before, now wanted in-process: the probe showed
+		 * that loading it is safe. */
+		struct vigil_plugin desc;
+		rc = dlopen_checked(real, &m->handle, &desc, err, errlen);
+		if (rc < 0)
+			return rc;
 		m->desc = desc;
+	}
+	if (!m) {
+		m = vigil_xcalloc(1, sizeof(*m));
+		m->path = vigil_xstrdup(real);
+		rc = isolated ? probe(m, real, err, errlen) :
+				dlopen_checked(real, &m->handle, &m->desc, err,
+					       errlen);
+		if (rc < 0) {
+			module_free(m);
+			return rc;
+		}
+		for (size_t i = 0; i < l->n_mods; i++) {
+			if (strcmp(l->mods[i]->desc.name, m->desc.name) == 0) {
+				ERR("%s: duplicate plugin name '%s', already "
+				    "provided by %s; remove one of the two "
+				    "files",
+				    real, m->desc.name, l->mods[i]->path);
+				module_free(m);
+				return -EEXIST;
+			}
+		}
 		vigil_grow((void **)&l->mods, &l->cap, l->n_mods + 1,
 			   sizeof(*l->mods));
 		l->mods[l->n_mods++] = m;
 	}
-
-check_kind_cached:
-	if (want && desc.kind != want) {
+	if (want && m->desc.kind != want) {
 		ERR("%s: plugin '%s' is a %s plugin, but the section asks for a "
 		    "%s; use it in a [%s.NAME] section or pick a %s plugin",
-		    real, desc.name, vigil_kind_name(desc.kind),
-		    vigil_kind_name(want), vigil_kind_name(desc.kind),
+		    real, m->desc.name, vigil_kind_name(m->desc.kind),
+		    vigil_kind_name(want), vigil_kind_name(m->desc.kind),
 		    vigil_kind_name(want));
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < l->n_mods; i++) {
-		if (strcmp(l->mods[i]->path, real) == 0) {
-			l->mods[i]->refs++;
-			*out = l->mods[i];
-			return 0;
-		}
+	m->refs++;
+	*out = m;
+	return 0;
+}
+
+int vigil_loader_open(struct vigil_loader *l, const char *name,
+		      enum vigil_kind want, struct vigil_module **out,
+		      char *err, size_t errlen)
+{
+	return open_module(l, name, want, 0, out, err, errlen);
+}
+
+int vigil_loader_probe(struct vigil_loader *l, const char *name,
+		       enum vigil_kind want, struct vigil_module **out,
+		       char *err, size_t errlen)
+{
+	return open_module(l, name, want, 1, out, err, errlen);
+}
+
+int vigil_module_load_here(struct vigil_module *m, char *err, size_t errlen)
+{
+	struct vigil_plugin desc;
+	int rc;
+
+	if (m->handle)
+		return 0;
+	rc = dlopen_checked(m->path, &m->handle, &desc, err, errlen);
+	if (rc == 0)
+		m->desc = desc;
+	return rc;
+}
+
+void vigil_exit_reason(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status)) {
+		const char *abbrev = sigabbrev_np(WTERMSIG(status));
+		snprintf(buf, len, "killed by signal %d (SIG%s)",
+			 WTERMSIG(status), abbrev ? abbrev : "?");
+	} else if (WIFEXITED(status)) {
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	} else {
+		snprintf(buf, len, "stopped (status 0x%x)", status);
 	}
-	ERR("%s: internal error: module vanished", real);
-	return -EINVAL;
 }

@@ -278,6 +278,13 @@ int main(int argc, char **argv)
 	}
 	if (check && errors.n == 0)
 		vigil_daemon_check(&d, &errors, &warnings);
+	/* A plugin that crashes as it loads does not stop vigild from
+	 * running the rest; but a configuration being checked is not OK. */
+	if (check)
+		for (size_t i = 0; i < d.n_broken; i++)
+			vigil_diag_add(&errors, "%s:%d: [%s] %s", opts.config,
+				       d.broken[i]->line, d.broken[i]->section,
+				       d.broken[i]->broken);
 	print_diag(&warnings, "warning: ");
 	if (errors.n) {
 		print_diag(&errors, "");

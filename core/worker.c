@@ -1,0 +1,778 @@
+/*
+ * worker.c - a plugin instance in its own process, supervised.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "instance.h"
+#include "log.h"
+#include "pipeline.h"
+#include "proto.h"
+#include "worker.h"
+
+/* Readings are sent in frames of about this size. */
+#define BATCH_BYTES (256 * 1024)
+/* How often the RSS of a busy worker is looked at. */
+#define MEM_CHECK_BUSY (50 * VIGIL_MSEC)
+#define MEM_CHECK_IDLE VIGIL_SEC
+/* How long an EOF may wait for the exit status that explains it. */
+#define EXIT_WAIT (200 * VIGIL_MSEC)
+
+static const char *const state_names[] = {
+	[VIGIL_WORKER_DOWN] = "down",       [VIGIL_WORKER_STARTING] = "starting",
+	[VIGIL_WORKER_IDLE] = "running",    [VIGIL_WORKER_BUSY] = "running",
+	[VIGIL_WORKER_BACKOFF] = "backoff", [VIGIL_WORKER_FAILED] = "failed",
+	[VIGIL_WORKER_FATAL] = "misconfigured",
+};
+
+const char *vigil_worker_state_name(enum vigil_worker_state s)
+{
+	return s < VIGIL_ARRAY_SIZE(state_names) ? state_names[s] : "?";
+}
+
+/* ===================================================== the worker's side */
+
+struct child {
+	int fd;
+	struct vigil_wire batch;
+	uint32_t n_batch;
+};
+
+static void child_write(struct child *c, const struct vigil_buf *b)
+{
+	for (size_t off = 0; off < b->len;) {
+		ssize_t k = write(c->fd, b->data + off, b->len - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			_exit(VIGIL_WORKER_EXIT_SOCKET);
+		off += (size_t)k;
+	}
+}
+
+static void batch_begin(struct child *c)
+{
+	vigil_wire_begin(&c->batch, VIGIL_MSG_READINGS, 0);
+	vigil_wire_put_u32(&c->batch, 0); /* count, filled in by flush */
+	c->n_batch = 0;
+}
+
+static void batch_flush(struct child *c)
+{
+	if (c->n_batch == 0)
+		return;
+	memcpy(c->batch.b.data + VIGIL_FRAME_HEADER, &c->n_batch, 4);
+	vigil_wire_end(&c->batch);
+	child_write(c, &c->batch.b);
+	batch_begin(c);
+}
+
+static int child_reading(void *user, struct vigil_instance *inst,
+			 const struct vigil_reading *r)
+{
+	struct child *c = user;
+	struct vigil_reading copy = *r;
+
+	/* Stamped here, at the read, not when the core gets the batch. */
+	if (!copy.time)
+		copy.time = vigil_now();
+	vigil_wire_put_reading(&c->batch, &copy);
+	c->n_batch++;
+	if (c->batch.b.len >= BATCH_BYTES)
+		batch_flush(c);
+	return 0;
+}
+
+static const struct vigil_emit_ops child_emit = {
+	.reading = child_reading,
+};
+
+static void child_reply(struct child *c, uint16_t seq, int rc)
+{
+	struct vigil_wire w = {0};
+
+	vigil_wire_begin(&w, VIGIL_MSG_REPLY, seq);
+	vigil_wire_put_u32(&w, (uint32_t)rc);
+	vigil_wire_end(&w);
+	child_write(c, &w.b);
+	vigil_wire_free(&w);
+}
+
+/* Reads exactly n bytes; 0 at a clean EOF before the first. */
+static int read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read(fd, (char *)buf + got, n - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return got == 0 && k == 0 ? 0 : -1;
+		got += (size_t)k;
+	}
+	return 1;
+}
+
+/* Makes the process a clean worker: signals back to their defaults, its
+ * own process group, death with the core, only `fd` (as 3) and stdio. */
+static int child_setup(struct vigil_instance *inst, int fd, pid_t core)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != core)
+		_exit(1); /* the core died before we could ask */
+	if (fd != 3) {
+		if (dup2(fd, 3) < 0)
+			_exit(VIGIL_WORKER_EXIT_SOCKET);
+		close(fd);
+	}
+	close_range(4, ~0U, 0);
+#if !defined(__SANITIZE_ADDRESS__)
+	/* Bound the address space a little beyond the limit the core checks,
+	 * so a runaway allocation fails here instead of swapping the board.
+	 * (AddressSanitizer reserves terabytes of address space: not there.) */
+	if (inst->memory_limit) {
+		struct rlimit rl;
+		long pages = 0;
+		FILE *f = fopen("/proc/self/statm", "re");
+
+		if (f) {
+			if (fscanf(f, "%ld", &pages) != 1)
+				pages = 0;
+			fclose(f);
+		}
+		rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)getpagesize() +
+					    inst->memory_limit * 2;
+		setrlimit(RLIMIT_AS, &rl);
+	}
+#endif
+	return 3;
+}
+
+static void __attribute__((noreturn))
+child_main(struct vigil_instance *inst, int fd, pid_t core)
+{
+	struct child c = {0};
+	char err[1024];
+	int rc;
+
+	c.fd = child_setup(inst, fd, core);
+	if (vigil_module_load_here(inst->mod, err, sizeof(err)) < 0) {
+		vigil_log(VIGIL_LOG_ERR, inst->section, "%s", err);
+		_exit(VIGIL_WORKER_EXIT_LOAD);
+	}
+	batch_begin(&c);
+	rc = vigil_instance_start(inst, &child_emit, &c);
+	batch_flush(&c);
+	child_reply(&c, 0, rc);
+	if (rc < 0)
+		_exit(rc == VIGIL_EFATAL ? VIGIL_WORKER_EXIT_CONFIG : 1);
+
+	for (;;) {
+		unsigned char head[VIGIL_FRAME_HEADER];
+		struct vigil_frame f;
+		size_t used;
+		int r = read_full(c.fd, head, sizeof(head));
+
+		if (r <= 0)
+			_exit(0); /* the core went away */
+		r = vigil_frame_parse(head, sizeof(head), &f, &used, NULL, 0);
+		if (r < 0)
+			_exit(2);
+		if (r == 0) {
+			/* Calls of this protocol version carry no payload:
+			 * one that does is skipped. */
+			uint32_t len;
+			unsigned char junk[4096];
+
+			memcpy(&len, head, 4);
+			for (uint32_t left = len; left;) {
+				uint32_t n = left < sizeof(junk) ?
+						     left : sizeof(junk);
+				if (read_full(c.fd, junk, n) <= 0)
+					_exit(0);
+				left -= n;
+			}
+			f.type = head[5];
+			memcpy(&f.seq, head + 6, 2);
+		}
+		switch (f.type) {
+		case VIGIL_MSG_READ:
+			rc = inst->desc->read(inst->state, &inst->ctx);
+			batch_flush(&c);
+			child_reply(&c, f.seq, rc);
+			break;
+		case VIGIL_MSG_FINI:
+			vigil_instance_stop(inst);
+			_exit(0);
+		default:
+			_exit(2);
+		}
+	}
+}
+
+/* ======================================================= the core's side */
+
+void vigil_worker_init(struct vigil_worker *w, struct vigil_instance *inst)
+{
+	memset(w, 0, sizeof(*w));
+	w->inst = inst;
+	w->fd = -1;
+	w->policy.delay = inst->restart_delay;
+	w->policy.delay_max = inst->restart_delay_max;
+	w->policy.max_restarts = inst->max_restarts;
+	w->policy.window = inst->restart_window;
+	w->policy.failed_retry = inst->failed_retry;
+	/* Up for a whole window without dying: healthy again. */
+	w->policy.healthy_after = inst->restart_window;
+}
+
+static int send_call(struct vigil_worker *w, enum vigil_msg type,
+		     const char *name, vigil_time_ns now)
+{
+	unsigned char frame[VIGIL_FRAME_HEADER] = {0};
+	ssize_t k;
+
+	w->seq++;
+	frame[4] = VIGIL_PROTO_VERSION;
+	frame[5] = (unsigned char)type;
+	memcpy(frame + 6, &w->seq, 2);
+	/* An 8-byte write to a socket with room never splits; a full socket
+	 * means the worker is not reading: the deadline will tell. */
+	k = send(w->fd, frame, sizeof(frame), MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (k != (ssize_t)sizeof(frame))
+		return -EIO;
+	w->call = name;
+	w->deadline = now + w->inst->timeout;
+	return 0;
+}
+
+static void push_failed(struct vigil_worker *w,
+			const struct vigil_worker_env *env, int firing)
+{
+	struct vigil_instance *inst = w->inst;
+	const struct vigil_label labels[] = {
+		{"instance", inst->section},
+		{"plugin", inst->desc->name},
+	};
+	struct vigil_cond c = {0};
+	struct vigil_buf key = {0}, msg = {0};
+
+	vigil_buf_printf(&key, "plugin_failed{instance=%s}", inst->section);
+	if (firing)
+		vigil_buf_printf(&msg, "%s failed: %s (more than %u restarts "
+				 "within %llds)",
+				 inst->section, w->reason, w->policy.max_restarts,
+				 (long long)(w->policy.window / VIGIL_SEC));
+	else
+		vigil_buf_printf(&msg, "%s runs again", inst->section);
+	c.key = key.data;
+	c.type = vigil_xstrdup("plugin_failed");
+	c.firing = firing;
+	c.severity = VIGIL_SEV_CRITICAL;
+	c.message = msg.data;
+	c.value = (double)w->restarts;
+	vigil_labels_copy(&c.labels, labels, VIGIL_ARRAY_SIZE(labels));
+	w->failed_incident = firing;
+	vigil_pipeline_push_condition(env->pl, &c);
+}
+
+/* Peeks at the worker's exit without reaping it: 1 and its status if it
+ * has exited. */
+static int peek_exit(pid_t pid, int *status)
+{
+	siginfo_t si = {0};
+
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	    si.si_pid != pid)
+		return 0;
+	if (si.si_code == CLD_EXITED)
+		*status = (si.si_status & 0xff) << 8;
+	else
+		*status = si.si_status & 0x7f;
+	return 1;
+}
+
+/* Says why a worker ended, from its wait status. */
+static void exit_reason(struct vigil_worker *w, int status, char *buf,
+			size_t len)
+{
+	if (w && w->init_error[0] && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 1)
+		snprintf(buf, len, "%s", w->init_error);
+	else if (WIFEXITED(status) &&
+	    WEXITSTATUS(status) == VIGIL_WORKER_EXIT_SOCKET)
+		snprintf(buf, len, "closed its socket");
+	else if (WIFEXITED(status) &&
+		 WEXITSTATUS(status) == VIGIL_WORKER_EXIT_LOAD)
+		snprintf(buf, len, "could not load the plugin (see above)");
+	else
+		vigil_exit_reason(status, buf, len);
+}
+
+/*
+ * The worker is gone, or must go: kill its process group (whatever it
+ * forked dies with it), reap it, and decide when it runs again.
+ */
+static void worker_died(struct vigil_worker *w,
+			const struct vigil_worker_env *env, vigil_time_ns now,
+			const char *reason)
+{
+	struct vigil_instance *inst = w->inst;
+	char when[32];
+	pid_t pid = w->pid;
+	int status = 0;
+	vigil_time_ns delay;
+
+	if (pid > 0) {
+		/* Killed before reaped: the group id cannot have been
+		 * reused while the leader is a zombie. */
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (w->fd >= 0) {
+		epoll_ctl(env->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+		close(w->fd);
+	}
+	w->fd = -1;
+	w->pid = 0;
+	w->rx_len = 0;
+	w->deadline = 0;
+	snprintf(w->reason, sizeof(w->reason), "%s", reason);
+
+	if (pid > 0 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == VIGIL_WORKER_EXIT_CONFIG) {
+		w->state = VIGIL_WORKER_FATAL;
+		inst->fatal = 1;
+		vigil_log(VIGIL_LOG_ERR, inst->section,
+			  "misconfigured (not retried): fix the section and "
+			  "restart vigild");
+		return;
+	}
+	w->restarts++;
+	if (vigil_restart_decide(&w->policy, &w->rs, now,
+				 (uint32_t)random(), &delay) ==
+	    VIGIL_RESTART_FAILED) {
+		w->state = VIGIL_WORKER_FAILED;
+		w->restart_at = now + delay;
+		vigil_format_duration(delay, when, sizeof(when));
+		vigil_log(VIGIL_LOG_ERR, inst->section,
+			  "worker %d died: %s; FAILED after %u restarts in "
+			  "%llds, next try in %s",
+			  (int)pid, reason, w->policy.max_restarts,
+			  (long long)(w->policy.window / VIGIL_SEC), when);
+		if (!w->failed_incident)
+			push_failed(w, env, 1);
+		return;
+	}
+	w->state = VIGIL_WORKER_BACKOFF;
+	w->restart_at = now + delay;
+	vigil_format_duration(delay - delay % VIGIL_MSEC, when, sizeof(when));
+	vigil_log(VIGIL_LOG_WARNING, inst->section,
+		  "worker %d died: %s; restarting in %s (restart %llu)",
+		  (int)pid, reason, when, (unsigned long long)w->restarts);
+}
+
+void vigil_worker_spawn(struct vigil_worker *w,
+			const struct vigil_worker_env *env, vigil_time_ns now)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+	pid_t core = getpid(), pid;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		char why[96];
+		snprintf(why, sizeof(why), "socketpair: %s", strerror(errno));
+		worker_died(w, env, now, why);
+		return;
+	}
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		char why[96];
+		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		worker_died(w, env, now, why);
+		return;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		child_main(w->inst, sv[1], core);
+	}
+	/* Also here, so no signal to the group can race the child's own
+	 * setpgid. */
+	setpgid(pid, pid);
+	close(sv[1]);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	w->pid = pid;
+	w->fd = sv[0];
+	w->seq = 0;
+	w->rx_len = 0;
+	w->state = VIGIL_WORKER_STARTING;
+	w->init_error[0] = '\0';
+	w->call = "init";
+	w->deadline = now + w->inst->timeout;
+	w->mem_check_at = now + MEM_CHECK_BUSY;
+	vigil_restart_started(&w->rs, now);
+	if (epoll_ctl(env->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
+		char why[96];
+		snprintf(why, sizeof(why), "epoll: %s", strerror(errno));
+		worker_died(w, env, now, why);
+	}
+}
+
+int vigil_worker_read(struct vigil_worker *w, vigil_time_ns now)
+{
+	if (w->state == VIGIL_WORKER_BUSY)
+		return -EBUSY;
+	if (w->state != VIGIL_WORKER_IDLE)
+		return -ENOTCONN;
+	if (send_call(w, VIGIL_MSG_READ, "read", now) < 0)
+		return -EIO; /* the worker is not reading: deadline decides */
+	w->state = VIGIL_WORKER_BUSY;
+	w->inst->calls++;
+	return 0;
+}
+
+static void on_reply(struct vigil_worker *w,
+		     const struct vigil_worker_env *env, int rc,
+		     vigil_time_ns now)
+{
+	struct vigil_instance *inst = w->inst;
+
+	w->deadline = 0;
+	if (w->state == VIGIL_WORKER_STARTING) {
+		/* A failed init is followed by the worker's exit, whose
+		 * status says whether to retry; the reply says why. */
+		if (rc < 0) {
+			snprintf(w->init_error, sizeof(w->init_error),
+				 "init failed: %s", strerror(-rc));
+			return;
+		}
+		w->state = VIGIL_WORKER_IDLE;
+		vigil_log(w->restarts ? VIGIL_LOG_NOTICE : VIGIL_LOG_DEBUG,
+			  inst->section, "worker %d running%s", (int)w->pid,
+			  w->restarts ? " again" : "");
+		if (w->failed_incident)
+			push_failed(w, env, 0);
+		return;
+	}
+	w->state = VIGIL_WORKER_IDLE;
+	if (rc < 0) {
+		inst->errors++;
+		if (inst->failures++ == 0)
+			vigil_log(VIGIL_LOG_WARNING, inst->section,
+				  "read failed: %s; backing off",
+				  strerror(-rc));
+	} else if (inst->failures) {
+		vigil_log(VIGIL_LOG_NOTICE, inst->section,
+			  "read works again after %u failure(s)",
+			  inst->failures);
+		inst->failures = 0;
+	}
+}
+
+/* Handles the whole frames in rx. A reason on a protocol error. */
+static int process_frames(struct vigil_worker *w,
+			  const struct vigil_worker_env *env, vigil_time_ns now,
+			  char *why, size_t whylen)
+{
+	size_t off = 0;
+
+	while (off < w->rx_len) {
+		struct vigil_wire_reader r;
+		struct vigil_frame f;
+		size_t used;
+		char perr[128];
+		int rc = vigil_frame_parse(w->rx + off, w->rx_len - off, &f,
+					   &used, perr, sizeof(perr));
+
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			snprintf(why, whylen, "protocol error: %s", perr);
+			return -EPROTO;
+		}
+		vigil_wire_reader_init(&r, &f);
+		if (f.type == VIGIL_MSG_READINGS) {
+			uint32_t n = vigil_wire_get_u32(&r);
+			for (uint32_t i = 0; i < n && !r.err; i++) {
+				struct vigil_reading rd;
+				if (vigil_wire_get_reading(&r, &rd) == 0)
+					vigil_pipeline_emit.reading(env->pl,
+								    w->inst,
+								    &rd);
+			}
+		} else if (f.type == VIGIL_MSG_REPLY) {
+			int32_t res = (int32_t)vigil_wire_get_u32(&r);
+			if (!r.err)
+				on_reply(w, env, res, now);
+		} else {
+			snprintf(why, whylen,
+				 "protocol error: unexpected %s frame",
+				 vigil_msg_name(f.type));
+			vigil_wire_reader_free(&r);
+			return -EPROTO;
+		}
+		vigil_wire_reader_free(&r);
+		if (r.err) {
+			snprintf(why, whylen,
+				 "protocol error: malformed %s frame",
+				 vigil_msg_name(f.type));
+			return -EPROTO;
+		}
+		off += used;
+	}
+	memmove(w->rx, w->rx + off, w->rx_len - off);
+	w->rx_len -= off;
+	return 0;
+}
+
+/* The socket closed: wait briefly for the exit status that says why. */
+static void on_eof(struct vigil_worker *w, const struct vigil_worker_env *env,
+		   vigil_time_ns now)
+{
+	char why[128] = "closed its socket";
+	vigil_time_ns until = vigil_monotonic() + EXIT_WAIT;
+	int status;
+
+	do {
+		if (peek_exit(w->pid, &status)) {
+			exit_reason(w, status, why, sizeof(why));
+			break;
+		}
+		usleep(1000);
+	} while (vigil_monotonic() < until);
+	worker_died(w, env, now, why);
+}
+
+void vigil_worker_io(struct vigil_worker *w,
+		     const struct vigil_worker_env *env, vigil_time_ns now)
+{
+	char why[192];
+
+	for (;;) {
+		ssize_t k;
+
+		if (w->fd < 0)
+			return;
+		vigil_grow((void **)&w->rx, &w->rx_cap, w->rx_len + 65536, 1);
+		k = read(w->fd, w->rx + w->rx_len, w->rx_cap - w->rx_len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (k <= 0) {
+			on_eof(w, env, now);
+			return;
+		}
+		w->rx_len += (size_t)k;
+		if (process_frames(w, env, now, why, sizeof(why)) < 0) {
+			worker_died(w, env, now, why);
+			return;
+		}
+	}
+}
+
+void vigil_worker_sigchld(struct vigil_worker *w,
+			  const struct vigil_worker_env *env, vigil_time_ns now)
+{
+	char why[128];
+	int status;
+
+	if (w->pid <= 0 || !peek_exit(w->pid, &status))
+		return;
+	/* Take what it sent before it died. */
+	if (w->fd >= 0) {
+		vigil_worker_io(w, env, now);
+		if (w->pid <= 0)
+			return; /* io saw the EOF and handled it */
+	}
+	exit_reason(w, status, why, sizeof(why));
+	worker_died(w, env, now, why);
+}
+
+/* Resident set size of `pid` in bytes, or 0. */
+static uint64_t rss_of(pid_t pid)
+{
+	char path[64];
+	long size, resident;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fscanf(f, "%ld %ld", &size, &resident);
+	fclose(f);
+	return n == 2 ? (uint64_t)resident * (uint64_t)getpagesize() : 0;
+}
+
+static vigil_time_ns earliest(vigil_time_ns a, vigil_time_ns b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
+vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
+				const struct vigil_worker_env *env,
+				vigil_time_ns now)
+{
+	struct vigil_instance *inst = w->inst;
+	char why[192];
+
+	switch (w->state) {
+	case VIGIL_WORKER_DOWN:
+		vigil_worker_spawn(w, env, now);
+		break;
+	case VIGIL_WORKER_BACKOFF:
+	case VIGIL_WORKER_FAILED:
+		if (now >= w->restart_at)
+			vigil_worker_spawn(w, env, now);
+		break;
+	default:
+		break;
+	}
+	if (w->pid > 0 && inst->memory_limit && now >= w->mem_check_at) {
+		uint64_t rss = rss_of(w->pid);
+
+		w->mem_check_at = now + (w->state == VIGIL_WORKER_IDLE ?
+						 MEM_CHECK_IDLE :
+						 MEM_CHECK_BUSY);
+		if (rss > inst->memory_limit) {
+			snprintf(why, sizeof(why),
+				 "exceeded memory_limit (%lluM > %lluM)",
+				 (unsigned long long)(rss >> 20),
+				 (unsigned long long)(inst->memory_limit >> 20));
+			worker_died(w, env, now, why);
+		}
+	}
+	if (w->pid > 0 && w->deadline && now >= w->deadline) {
+		char limit[32];
+		vigil_format_duration(inst->timeout, limit, sizeof(limit));
+		snprintf(why, sizeof(why), "missed its %s deadline in %s",
+			 limit, w->call ? w->call : "a call");
+		worker_died(w, env, now, why);
+	}
+	switch (w->state) {
+	case VIGIL_WORKER_BACKOFF:
+	case VIGIL_WORKER_FAILED:
+		return w->restart_at;
+	case VIGIL_WORKER_STARTING:
+	case VIGIL_WORKER_BUSY:
+	case VIGIL_WORKER_IDLE:
+		return earliest(w->deadline,
+				inst->memory_limit ? w->mem_check_at : 0);
+	default:
+		return 0;
+	}
+}
+
+void vigil_worker_stop(struct vigil_worker *w,
+		       const struct vigil_worker_env *env, vigil_time_ns grace)
+{
+	vigil_time_ns until = vigil_monotonic() + grace;
+	int status;
+
+	if (w->pid <= 0)
+		return;
+	if (w->state == VIGIL_WORKER_IDLE || w->state == VIGIL_WORKER_BUSY)
+		send_call(w, VIGIL_MSG_FINI, "fini", vigil_monotonic());
+	/* A worker stuck in a call never reads FINI: the grace bounds it. */
+	while (vigil_monotonic() < until && !peek_exit(w->pid, &status))
+		usleep(2000);
+	kill(-w->pid, SIGKILL);
+	kill(w->pid, SIGKILL);
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (w->fd >= 0) {
+		epoll_ctl(env->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+		close(w->fd);
+	}
+	w->fd = -1;
+	w->pid = 0;
+	w->state = VIGIL_WORKER_DOWN;
+}
+
+void vigil_worker_free(struct vigil_worker *w)
+{
+	free(w->rx);
+	w->rx = NULL;
+	w->rx_len = w->rx_cap = 0;
+}
+
+int vigil_worker_check(struct vigil_instance *inst)
+{
+	vigil_time_ns until;
+	int status = 0;
+	pid_t pid;
+
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char err[1024];
+		int rc;
+
+		setpgid(0, 0);
+		if (vigil_module_load_here(inst->mod, err, sizeof(err)) < 0) {
+			vigil_log(VIGIL_LOG_ERR, inst->section, "%s", err);
+			_exit(VIGIL_WORKER_EXIT_LOAD);
+		}
+		rc = vigil_instance_start(inst, NULL, NULL);
+		vigil_instance_stop(inst);
+		_exit(rc == 0 ? 0 : rc == VIGIL_EFATAL ? VIGIL_WORKER_EXIT_CONFIG :
+			 1);
+	}
+	setpgid(pid, pid);
+	until = vigil_monotonic() + inst->timeout;
+	while (vigil_monotonic() < until && !peek_exit(pid, &status))
+		usleep(2000);
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) &&
+	    WEXITSTATUS(status) == VIGIL_WORKER_EXIT_CONFIG)
+		return VIGIL_EFATAL;
+	{
+		char why[128];
+		exit_reason(NULL, status, why, sizeof(why));
+		if (!(WIFEXITED(status) && WEXITSTATUS(status) == 1))
+			vigil_log(VIGIL_LOG_ERR, inst->section,
+				  "init in a worker: %s", why);
+	}
+	return WIFEXITED(status) &&
+			       WEXITSTATUS(status) == VIGIL_WORKER_EXIT_LOAD ?
+		       -ELIBBAD :
+		       -EIO;
+}
