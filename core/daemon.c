@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "selfmon.h"
 #include "worker.h"
 #include "util.h"
 
@@ -123,6 +124,7 @@ size_t vigil_daemon_check(struct vigil_daemon *d, struct vigil_diag *errors,
 	/* Plugins resolve relative paths against it (the file sink's
 	 * events.jsonl): the one -s or [daemon] names, as when running. */
 	vigil_host_set_state_dir(d->state_dir);
+	vigil_selfmon_attach(d);
 	for (size_t i = 0; i < d->n_all; i++) {
 		struct vigil_instance *inst = d->all[i];
 		int rc = inst->isolated ? vigil_worker_check(inst) :
@@ -213,6 +215,7 @@ static void read_sensor(struct vigil_daemon *d, struct vigil_instance *s,
 
 	s->calls++;
 	rc = s->desc->read(s->state, &s->ctx);
+	vigil_instance_latency(s, vigil_monotonic() - now);
 	if (rc < 0) {
 		s->errors++;
 		if (s->failures++ == 0)
@@ -516,6 +519,7 @@ int vigil_daemon_run(struct vigil_daemon *d)
 			    d->by_kind[VIGIL_KIND_SINK], d->n_kind[VIGIL_KIND_SINK],
 			    d->by_kind[VIGIL_KIND_ACTION],
 			    d->n_kind[VIGIL_KIND_ACTION]);
+	vigil_selfmon_attach(d);
 	d->wenv.pl = &d->pl;
 	d->wenv.epfd = d->epfd;
 	d->started_at = now = vigil_monotonic();

@@ -12,6 +12,7 @@
 
 #include "instance.h"
 #include "log.h"
+#include "selfmon.h"
 #include "util.h"
 
 #define END VIGIL_OPTIONS_END
@@ -383,8 +384,17 @@ struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 	ie = vigil_conf_entry(sec, "isolation");
 	isolated = inst->kind == VIGIL_KIND_SENSOR &&
 		   !(ie && strcmp(ie->value, "none") == 0);
-	rc = (isolated ? vigil_loader_probe : vigil_loader_open)(
-		loader, plugin, inst->kind, &inst->mod, err, sizeof(err));
+	if (inst->kind == VIGIL_KIND_SENSOR &&
+	    strcmp(plugin, VIGIL_SELFMON_PLUGIN) == 0) {
+		/* Built in: it reads the daemon's tables, so it runs there. */
+		isolated = 0;
+		inst->mod = vigil_selfmon_module();
+		rc = 0;
+	} else {
+		rc = (isolated ? vigil_loader_probe : vigil_loader_open)(
+			loader, plugin, inst->kind, &inst->mod, err,
+			sizeof(err));
+	}
 	if (rc == -ECHILD && enabled) {
 		inst->broken = vigil_xstrdup(err);
 		inst->broken_plugin = vigil_xstrdup(plugin);
@@ -405,6 +415,8 @@ struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 				   inst->desc->options, &inst->opts,
 				   &inst->n_opts, errors);
 	nerr += apply_core_settings(inst, conf, errors);
+	if (!isolated)
+		inst->isolated = 0;
 	if (nerr) {
 		vigil_instance_free(inst);
 		return NULL;
@@ -445,6 +457,33 @@ void vigil_instance_stop(struct vigil_instance *inst)
 		inst->desc->fini(inst->state);
 	inst->state = NULL;
 	inst->started = 0;
+}
+
+void vigil_instance_latency(struct vigil_instance *inst, vigil_time_ns ns)
+{
+	inst->lat_ms[inst->lat_next] = (float)((double)ns / 1e6);
+	inst->lat_next = (inst->lat_next + 1) % VIGIL_ARRAY_SIZE(inst->lat_ms);
+	if (inst->lat_n < VIGIL_ARRAY_SIZE(inst->lat_ms))
+		inst->lat_n++;
+}
+
+static int float_cmp(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x > y) - (x < y);
+}
+
+double vigil_instance_latency_q(const struct vigil_instance *inst, double q)
+{
+	float v[VIGIL_ARRAY_SIZE(inst->lat_ms)];
+	size_t idx;
+
+	if (!inst->lat_n)
+		return -1;
+	memcpy(v, inst->lat_ms, inst->lat_n * sizeof(v[0]));
+	qsort(v, inst->lat_n, sizeof(v[0]), float_cmp);
+	idx = (size_t)(q * (double)(inst->lat_n - 1) + 0.5);
+	return v[idx];
 }
 
 void vigil_instance_free(struct vigil_instance *inst)

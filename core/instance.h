@@ -72,6 +72,11 @@ struct vigil_instance {
 	enum vigil_severity min_severity; /* action, sink */
 	int events, metrics, send_resolved; /* sink */
 
+	/* Latencies of the last calls, in ms, for p50/p99 (see
+	 * vigil_instance_latency). */
+	float lat_ms[64];
+	unsigned lat_n, lat_next;
+
 	/* Run time. */
 	int index;              /* among instances of its kind */
 	vigil_time_ns next_due; /* monotonic */
@@ -120,6 +125,11 @@ struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 int vigil_instance_start(struct vigil_instance *inst,
 			 const struct vigil_emit_ops *emit, void *user);
 void vigil_instance_stop(struct vigil_instance *inst);
+
+/* Records how long one call took. */
+void vigil_instance_latency(struct vigil_instance *inst, vigil_time_ns ns);
+/* The q-quantile (0..1) of the recorded latencies in ms; -1 if none. */
+double vigil_instance_latency_q(const struct vigil_instance *inst, double q);
 void vigil_instance_free(struct vigil_instance *inst);
 
 extern const struct vigil_host vigil_host_table;

@@ -450,6 +450,7 @@ static void run_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 	rec.action = a->name;
 	rec.start = start;
 	rec.duration = vigil_monotonic() - t0;
+	vigil_instance_latency(a, rec.duration);
 	rec.exit_status = res.exit_status;
 	rec.outcome = res.outcome;
 	rec.output = output;
@@ -515,8 +516,11 @@ static int deliver(struct vigil_pipeline *pl, size_t k,
 	struct vigil_instance *sink = pl->sinks[k];
 	int rc;
 
+	vigil_time_ns t0 = vigil_monotonic();
+
 	sink->calls++;
 	rc = sink->desc->deliver(sink->state, &sink->ctx, &ev->pub);
+	vigil_instance_latency(sink, vigil_monotonic() - t0);
 	if (rc >= 0)
 		return 0;
 	pl->stats.deliveries_failed++;

@@ -263,6 +263,7 @@ static int send_call(struct vigil_worker *w, enum vigil_msg type,
 	if (k != (ssize_t)sizeof(frame))
 		return -EIO;
 	w->call = name;
+	w->call_sent = now;
 	w->deadline = now + w->inst->timeout;
 	return 0;
 }
@@ -481,6 +482,7 @@ static void on_reply(struct vigil_worker *w,
 		return;
 	}
 	w->state = VIGIL_WORKER_IDLE;
+	vigil_instance_latency(inst, now - w->call_sent);
 	if (rc < 0) {
 		inst->errors++;
 		if (inst->failures++ == 0)
@@ -705,7 +707,12 @@ void vigil_worker_stop(struct vigil_worker *w,
 		return;
 	if (w->state == VIGIL_WORKER_IDLE || w->state == VIGIL_WORKER_BUSY)
 		send_call(w, VIGIL_MSG_FINI, "fini", vigil_monotonic());
-	/* A worker stuck in a call never reads FINI: the grace bounds it. */
+	/* A worker stuck in a call never reads FINI: SIGTERM halfway through
+	 * the grace, SIGKILL at its end. */
+	while (vigil_monotonic() < until - grace / 2 &&
+	       !peek_exit(w->pid, &status))
+		usleep(2000);
+	kill(-w->pid, SIGTERM);
 	while (vigil_monotonic() < until && !peek_exit(w->pid, &status))
 		usleep(2000);
 	kill(-w->pid, SIGKILL);
@@ -731,17 +738,23 @@ void vigil_worker_free(struct vigil_worker *w)
 int vigil_worker_check(struct vigil_instance *inst)
 {
 	vigil_time_ns until;
-	int status = 0;
+	int status = 0, fds[2], rc = -EIO;
 	pid_t pid;
 
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
 	fflush(stderr);
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		rc = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return rc;
+	}
 	if (pid == 0) {
 		char err[1024];
-		int rc;
 
+		close(fds[0]);
 		setpgid(0, 0);
 		if (vigil_module_load_here(inst->mod, err, sizeof(err)) < 0) {
 			vigil_log(VIGIL_LOG_ERR, inst->section, "%s", err);
@@ -749,9 +762,12 @@ int vigil_worker_check(struct vigil_instance *inst)
 		}
 		rc = vigil_instance_start(inst, NULL, NULL);
 		vigil_instance_stop(inst);
-		_exit(rc == 0 ? 0 : rc == VIGIL_EFATAL ? VIGIL_WORKER_EXIT_CONFIG :
-			 1);
+		/* init's own answer, errno and all, for the core's message. */
+		if (write(fds[1], &rc, sizeof(rc)) != (ssize_t)sizeof(rc))
+			_exit(1);
+		_exit(0);
 	}
+	close(fds[1]);
 	setpgid(pid, pid);
 	until = vigil_monotonic() + inst->timeout;
 	while (vigil_monotonic() < until && !peek_exit(pid, &status))
@@ -759,17 +775,17 @@ int vigil_worker_check(struct vigil_instance *inst)
 	kill(-pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status) &&
-	    WEXITSTATUS(status) == VIGIL_WORKER_EXIT_CONFIG)
-		return VIGIL_EFATAL;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    read(fds[0], &rc, sizeof(rc)) == (ssize_t)sizeof(rc)) {
+		close(fds[0]);
+		return rc;
+	}
+	close(fds[0]);
 	{
 		char why[128];
 		exit_reason(NULL, status, why, sizeof(why));
-		if (!(WIFEXITED(status) && WEXITSTATUS(status) == 1))
-			vigil_log(VIGIL_LOG_ERR, inst->section,
-				  "init in a worker: %s", why);
+		vigil_log(VIGIL_LOG_ERR, inst->section, "init in a worker: %s",
+			  why);
 	}
 	return WIFEXITED(status) &&
 			       WEXITSTATUS(status) == VIGIL_WORKER_EXIT_LOAD ?

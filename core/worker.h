@@ -50,6 +50,7 @@ struct vigil_worker {
 	int fd;
 	uint16_t seq;
 	vigil_time_ns deadline; /* monotonic, of the call in flight */
+	vigil_time_ns call_sent; /* monotonic, when it was sent */
 	const char *call;       /* its name, for the log */
 	vigil_time_ns mem_check_at;
 	vigil_time_ns restart_at;
