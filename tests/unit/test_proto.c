@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "unit.h"
 
 static struct vigil_frame parse_whole(const struct vigil_wire *w)
 {
@@ -242,8 +243,6 @@ int main(void)
 {
 	Suite *s = suite_create("proto");
 	TCase *tc = tcase_create("frames");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, reading_round_trip);
 	tcase_add_test(tc, event_round_trip_with_actions);
@@ -253,9 +252,5 @@ int main(void)
 	tcase_add_test(tc, truncated_payloads_set_err);
 	tcase_add_test(tc, garbage_counts_and_strings_are_refused);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

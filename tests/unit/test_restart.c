@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "restart.h"
+#include "unit.h"
 
 #define MS VIGIL_MSEC
 #define S VIGIL_SEC
@@ -134,8 +135,6 @@ int main(void)
 {
 	Suite *s = suite_create("restart");
 	TCase *tc = tcase_create("policy");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, backoff_doubles_to_cap);
 	tcase_add_test(tc, jitter_stays_within_a_quarter);
@@ -144,9 +143,5 @@ int main(void)
 	tcase_add_test(tc, too_many_restarts_fail_then_start_over);
 	tcase_add_test(tc, deaths_outside_the_window_do_not_count);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }
