@@ -41,7 +41,7 @@ static const struct vigil_option sensor_options[] = {
 	 "restarted past it",
 	 0},
 	{"memory_limit", VIGIL_OPT_SIZE, "64M", 0, 0, NULL,
-	 "largest resident size of the worker (0: no limit)", 0},
+	 "most private memory the worker may hold (0: no limit)", 0},
 	{"restart_delay", VIGIL_OPT_DURATION, "100ms", (double)VIGIL_MSEC,
 	 (double)(3600 * VIGIL_SEC), NULL,
 	 "first wait before restarting a dead worker; doubles per quick death",

@@ -617,21 +617,43 @@ void vigil_worker_sigchld(struct vigil_worker *w,
 	worker_died(w, env, now, why);
 }
 
-/* Resident set size of `pid` in bytes, or 0. */
-static uint64_t rss_of(pid_t pid)
+/* The memory `pid` holds for itself, in bytes, or 0: private pages from
+ * /proc/PID/smaps_rollup. Not RSS, which also counts the pages a worker
+ * still shares with the core since the fork: a large core would otherwise
+ * push every worker over its limit. RSS only where smaps_rollup is not
+ * (Linux < 4.14). */
+static uint64_t private_of(pid_t pid)
 {
-	char path[64];
+	char path[64], line[256];
+	uint64_t total = 0;
+	int found = 0;
 	long size, resident;
 	FILE *f;
-	int n;
 
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long kb;
+
+			if (sscanf(line, "Private_Clean: %llu kB", &kb) == 1 ||
+			    sscanf(line, "Private_Dirty: %llu kB", &kb) == 1) {
+				total += kb * 1024;
+				found = 1;
+			}
+		}
+		fclose(f);
+		if (found)
+			return total;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	n = fscanf(f, "%ld %ld", &size, &resident);
+	if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+		resident = 0;
 	fclose(f);
-	return n == 2 ? (uint64_t)resident * (uint64_t)getpagesize() : 0;
+	return (uint64_t)resident * (uint64_t)getpagesize();
 }
 
 static vigil_time_ns earliest(vigil_time_ns a, vigil_time_ns b)
@@ -663,7 +685,7 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 		break;
 	}
 	if (w->pid > 0 && inst->memory_limit && now >= w->mem_check_at) {
-		uint64_t rss = rss_of(w->pid);
+		uint64_t rss = private_of(w->pid);
 
 		w->mem_check_at = now + (w->state == VIGIL_WORKER_IDLE ?
 						 MEM_CHECK_IDLE :
