@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""isolation_throughput - readings/s through the real vigild, with the
+sensor in a worker process (isolation = process) and inside vigild
+(isolation = none).
+
+Each run starts the real vigild binary on this configuration (the same
+pipeline as the in-process benchmark's `rule` scenario, scaled up):
+
+    synthetic (COUNT series per read, interval 10ms) -> threshold -> counting
+
+COUNT readings per read at a 10 ms interval asks for COUNT * 100 readings/s,
+far more than either mode moves, so the loop falls behind and the sensor is
+read back to back (vigild does not burst to catch up: a read still running
+when the next is due is not doubled). After DURATION seconds vigild gets
+SIGTERM; the counting sink (bench/counting_sink.c) writes its totals at
+fini to `totals_file`: readings, and the CLOCK_MONOTONIC times of its first
+and last write(). Reported per run:
+
+    readings/s = (readings - first batch) / (last write - first write)
+
+i.e. over the time readings flowed, start-up and shutdown left out. The
+whole-run figure (readings / (SIGTERM - start)) is printed beside it.
+Checked per run: vigild exits 0, its "stopped:" line says 0 dropped and 0
+refused, and the sink counted every reading vigild took in.
+
+Modes are interleaved (process, none, process, none, ...) so that a
+change in the machine's load does not fall on one mode only.
+
+    bench/isolation_throughput.py [--reps 5] [--duration 10] [--count N]
+
+Run through `make bench-isolation` (which sets VIGILD and the plugin path),
+or pass --vigild and --plugin-path.
+"""
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGET_ABS = 1_000_000  # isolated readings/s (issue)
+TARGET_RATIO = 0.5      # isolated / in-process (issue)
+
+CONFIG = """\
+[daemon]
+log_level = notice
+reading_queue = {queue}
+
+[sensor.gen]
+plugin = synthetic
+isolation = {isolation}
+metric = bench.value
+unit = %
+shape = sine
+value = 0
+amplitude = 100
+period = 1000
+count = {count}
+interval = {interval}
+
+[rule.hot]
+plugin = threshold
+match = bench.*
+warning = 80
+critical = 95
+hysteresis = 5
+
+[sink.count]
+plugin = counting
+metrics = yes
+events = yes
+totals_file = {totals}
+"""
+
+
+def default_plugin_path():
+    tree = os.environ.get("VIGIL_TREE_PLUGIN_PATH", "")
+    build = os.environ.get("VIGIL_BUILDDIR", ".")
+    bench = os.path.join(build, "bench", ".libs")
+    return tree + ":" + bench if tree else bench
+
+
+def run_once(args, isolation, workdir, rep):
+    d = os.path.join(workdir, "%s-%d" % (isolation, rep))
+    os.makedirs(os.path.join(d, "state"), exist_ok=True)
+    totals = os.path.join(d, "totals")
+    ini = os.path.join(d, "vigil.ini")
+    with open(ini, "w") as f:
+        f.write(CONFIG.format(isolation=isolation, count=args.count,
+                              interval=args.interval, totals=totals,
+                              queue=max(65536, 2 * args.count)))
+    log = open(os.path.join(d, "vigild.log"), "w")
+    t0 = time.monotonic()
+    p = subprocess.Popen([args.vigild, "-c", ini, "-p", args.plugin_path,
+                          "-s", os.path.join(d, "state")],
+                         stdout=log, stderr=subprocess.STDOUT)
+    time.sleep(args.duration)
+    t1 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        sys.exit("%s: vigild did not stop within 60 s after SIGTERM" % d)
+    log.close()
+    text = open(os.path.join(d, "vigild.log")).read()
+    if rc != 0:
+        sys.exit("%s: vigild exited %d\n%s" % (d, rc, text[-2000:]))
+    m = re.search(r"stopped: (\d+) readings, (\d+) dropped, (\d+) refused",
+                  text)
+    if not m:
+        sys.exit("%s: no 'stopped:' line in the log\n%s" % (d, text[-2000:]))
+    v = {}
+    for line in open(totals):
+        k, val = line.split()
+        v[k] = float(val)
+    readings_in, dropped, refused = (int(x) for x in m.groups())
+    if dropped or refused or int(v["readings"]) != readings_in:
+        sys.exit("%s: sink counted %d, vigild took %d, dropped %d, refused %d"
+                 % (d, v["readings"], readings_in, dropped, refused))
+    if "died" in text:
+        sys.exit("%s: a worker died during the run\n%s" % (d, text[-2000:]))
+    span = (v["last_write_ns"] - v["first_write_ns"]) / 1e9
+    rate = (v["readings"] - v["first_batch"]) / span if span > 0 else 0
+    return {"rate": rate, "whole": v["readings"] / (t1 - t0),
+            "readings": int(v["readings"]), "span": span,
+            "events": int(v["events"])}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--vigild", default=os.environ.get("VIGILD", "./vigild"))
+    ap.add_argument("--plugin-path", default=default_plugin_path())
+    ap.add_argument("-r", "--reps", type=int, default=5)
+    ap.add_argument("-d", "--duration", type=float, default=10.0,
+                    help="seconds each run lasts (default 10)")
+    ap.add_argument("-n", "--count", type=int, default=100000,
+                    help="readings per read (default 100000)")
+    ap.add_argument("--interval", default="10ms")
+    ap.add_argument("-m", "--modes", default="process,none")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the run directories (printed)")
+    ap.add_argument("--strict", action="store_true",
+                    help="exit 2 if a target is missed")
+    args = ap.parse_args()
+
+    modes = args.modes.split(",")
+    workdir = tempfile.mkdtemp(prefix="vigil-ibench-")
+    res = {m: [] for m in modes}
+    for rep in range(args.reps):
+        for m in modes:
+            r = run_once(args, m, workdir, rep)
+            res[m].append(r)
+            print("# %-7s rep %d: %10.0f readings/s (whole run %10.0f; "
+                  "%d readings, %d events)" % (m, rep + 1, r["rate"],
+                                               r["whole"], r["readings"],
+                                               r["events"]), flush=True)
+
+    print()
+    print("%d s per run, %d runs per mode, %d readings per read, "
+          "interval %s" % (args.duration, args.reps, args.count,
+                           args.interval))
+    print()
+    print("| isolation | readings/s median | min | max | whole-run median |")
+    print("|---|--:|--:|--:|--:|")
+    med = {}
+    for m in modes:
+        rates = [r["rate"] for r in res[m]]
+        med[m] = statistics.median(rates)
+        print("| %s | %.0f | %.0f | %.0f | %.0f |" % (
+            m, med[m], min(rates), max(rates),
+            statistics.median(r["whole"] for r in res[m])))
+    missed = False
+    if "process" in med:
+        ok = med["process"] >= TARGET_ABS
+        missed |= not ok
+        print("\nisolated >= %d readings/s: %s" %
+              (TARGET_ABS, "met" if ok else "MISSED"))
+    if "process" in med and "none" in med and med["none"] > 0:
+        ratio = med["process"] / med["none"]
+        ok = ratio >= TARGET_RATIO
+        missed |= not ok
+        print("isolated / in-process = %.2f (target >= %.2f): %s" %
+              (ratio, TARGET_RATIO, "met" if ok else "MISSED"))
+    if args.keep:
+        print("run directories in", workdir)
+    else:
+        subprocess.call(["rm", "-rf", workdir])
+    return 2 if missed and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
