@@ -319,37 +319,48 @@ static int read_iface(struct net_state *st, struct vigil_ctx *ctx,
 	return 1;
 }
 
+/* Calls `fn` on each blank-separated word of `list`, stopping at its
+ * first nonzero return, which it returns. */
+static int each_word(struct net_state *st, struct vigil_ctx *ctx,
+		     const char *list,
+		     int (*fn)(struct net_state *, struct vigil_ctx *,
+			       const char *))
+{
+	char *copy = strdup(list), *w, *save = NULL;
+	int rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (w = strtok_r(copy, " \t", &save); w && rc == 0;
+	     w = strtok_r(NULL, " \t", &save))
+		rc = fn(st, ctx, w);
+	free(copy);
+	return rc;
+}
+
+static int add_iface(struct net_state *st, struct vigil_ctx *ctx,
+		     const char *name)
+{
+	if (!valid_ifname(name)) {
+		st->host->log(ctx, VIGIL_LOG_ERR,
+			      "interfaces: '%s' is not an interface name, expected up to %d characters without '/', like eth0",
+			      name, IFNAMSIZ - 1);
+		return VIGIL_EFATAL;
+	}
+	strcpy(st->ifaces[st->n_ifaces++].name, name);
+	return 0;
+}
+
 /* Fills st->ifaces from the `interfaces` option. Returns 0, -ENOMEM or
  * VIGIL_EFATAL after logging the bad name. */
 static int parse_ifaces(struct net_state *st, struct vigil_ctx *ctx,
 			const char *list)
 {
-	const char *seps = " \t";
-	char *copy, *word, *save = NULL;
-	int rc = 0;
-
-	copy = strdup(list);
-	if (!copy)
-		return -ENOMEM;
 	/* Every word is at least one character and a separator. */
 	st->ifaces = calloc(strlen(list) / 2 + 1, sizeof(*st->ifaces));
-	if (!st->ifaces) {
-		free(copy);
+	if (!st->ifaces)
 		return -ENOMEM;
-	}
-	for (word = strtok_r(copy, seps, &save); word;
-	     word = strtok_r(NULL, seps, &save)) {
-		if (!valid_ifname(word)) {
-			st->host->log(ctx, VIGIL_LOG_ERR,
-				      "interfaces: '%s' is not an interface name, expected up to %d characters without '/', like eth0",
-				      word, IFNAMSIZ - 1);
-			rc = VIGIL_EFATAL;
-			break;
-		}
-		strcpy(st->ifaces[st->n_ifaces++].name, word);
-	}
-	free(copy);
-	return rc;
+	return each_word(st, ctx, list, add_iface);
 }
 
 /* --------------------------------------------------------------- targets */
@@ -415,44 +426,33 @@ static void targets_free(struct target *targets, size_t n)
 	free(targets);
 }
 
+static int add_target(struct net_state *st, struct vigil_ctx *ctx,
+		      const char *spec)
+{
+	struct target *t = &st->targets[st->n_targets];
+
+	if (parse_target(spec, t) < 0) {
+		st->host->log(ctx, VIGIL_LOG_ERR,
+			      "targets: cannot parse '%s', expected host:port (port 1-65535), [ipv6]:port or dns:hostname",
+			      spec);
+		return VIGIL_EFATAL;
+	}
+	st->n_targets++;
+	t->reachable = -1;
+	if (!t->spec || !t->host || (t->kind == TARGET_TCP && !t->port))
+		return -ENOMEM;
+	return 0;
+}
+
 /* Fills st->targets from the `targets` option. Returns 0, -ENOMEM or
  * VIGIL_EFATAL after logging the entry that does not parse. */
 static int parse_targets(struct net_state *st, struct vigil_ctx *ctx,
 			 const char *list)
 {
-	const char *seps = " \t";
-	char *copy, *word, *save = NULL;
-	int rc = 0;
-
-	copy = strdup(list);
-	if (!copy)
-		return -ENOMEM;
 	st->targets = calloc(strlen(list) / 2 + 1, sizeof(*st->targets));
-	if (!st->targets) {
-		free(copy);
+	if (!st->targets)
 		return -ENOMEM;
-	}
-	for (word = strtok_r(copy, seps, &save); word;
-	     word = strtok_r(NULL, seps, &save)) {
-		struct target *t = &st->targets[st->n_targets];
-
-		if (parse_target(word, t) < 0) {
-			st->host->log(ctx, VIGIL_LOG_ERR,
-				      "targets: cannot parse '%s', expected host:port (port 1-65535), [ipv6]:port or dns:hostname",
-				      word);
-			rc = VIGIL_EFATAL;
-			break;
-		}
-		st->n_targets++;
-		t->reachable = -1;
-		if (!t->spec || !t->host ||
-		    (t->kind == TARGET_TCP && !t->port)) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	free(copy);
-	return rc;
+	return each_word(st, ctx, list, add_target);
 }
 
 /* Milliseconds until deadline for poll(), rounded up so that a wait never
