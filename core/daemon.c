@@ -407,10 +407,17 @@ static void handle_signals(struct vigil_daemon *d)
 	}
 }
 
-size_t vigil_daemon_start_all(struct vigil_daemon *d, vigil_time_ns now)
+static size_t count_running(const struct vigil_daemon *d)
 {
 	size_t running = 0;
 
+	for (size_t i = 0; i < d->n_all; i++)
+		running += instance_running(d->all[i]) ? 1 : 0;
+	return running;
+}
+
+size_t vigil_daemon_start_all(struct vigil_daemon *d, vigil_time_ns now)
+{
 	/* Consumers first, so the first readings find their way. */
 	static const enum vigil_kind order[] = {
 		VIGIL_KIND_SINK, VIGIL_KIND_ACTION, VIGIL_KIND_RULE,
@@ -419,9 +426,7 @@ size_t vigil_daemon_start_all(struct vigil_daemon *d, vigil_time_ns now)
 	for (size_t o = 0; o < VIGIL_ARRAY_SIZE(order); o++)
 		for (size_t i = 0; i < d->n_kind[order[o]]; i++)
 			try_start(d, d->by_kind[order[o]][i], now);
-	for (size_t i = 0; i < d->n_all; i++)
-		running += instance_running(d->all[i]) ? 1 : 0;
-	return running;
+	return count_running(d);
 }
 
 void vigil_daemon_stop_all(struct vigil_daemon *d)
@@ -439,31 +444,15 @@ void vigil_daemon_stop_all(struct vigil_daemon *d)
  * critical, alerted like any incident. */
 static void push_broken(struct vigil_daemon *d, struct vigil_instance *inst)
 {
-	const struct vigil_label labels[] = {
-		{"instance", inst->section},
-		{"plugin", inst->broken_plugin},
-	};
-	struct vigil_cond c = {0};
-
-	c.key = vigil_xasprintf("plugin_failed{instance=%s}", inst->section);
-	c.type = vigil_xstrdup("plugin_failed");
-	c.firing = 1;
-	c.severity = VIGIL_SEV_CRITICAL;
-	c.message = vigil_xasprintf("%s failed: %s", inst->section,
+	char *msg = vigil_xasprintf("%s failed: %s", inst->section,
 				    inst->broken);
-	vigil_labels_copy(&c.labels, labels, VIGIL_ARRAY_SIZE(labels));
-	vigil_pipeline_push_condition(&d->pl, &c);
+
+	vigil_pipeline_plugin_failed(&d->pl, inst->section, inst->broken_plugin,
+				     1, msg, 0);
+	free(msg);
 	vigil_pipeline_run(&d->pl);
 }
 
-static size_t count_running(const struct vigil_daemon *d)
-{
-	size_t running = 0;
-
-	for (size_t i = 0; i < d->n_all; i++)
-		running += instance_running(d->all[i]) ? 1 : 0;
-	return running;
-}
 
 /* systemd's STATUS=, what `systemctl status vigild` shows:
  * "6 sensors, 5 rules, 1 action, 2 sinks; 13 of 14 running". Sent at

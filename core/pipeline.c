@@ -272,6 +272,26 @@ void vigil_pipeline_push_condition(struct vigil_pipeline *pl,
 	pl->stats.conditions++;
 }
 
+void vigil_pipeline_plugin_failed(struct vigil_pipeline *pl,
+				  const char *section, const char *plugin,
+				  int firing, const char *message, double value)
+{
+	const struct vigil_label labels[] = {
+		{"instance", section},
+		{"plugin", plugin},
+	};
+	struct vigil_cond c = {0};
+
+	c.key = vigil_xasprintf("plugin_failed{instance=%s}", section);
+	c.type = vigil_xstrdup("plugin_failed");
+	c.firing = firing;
+	c.severity = VIGIL_SEV_CRITICAL;
+	c.message = vigil_xstrdup(message);
+	c.value = value;
+	vigil_labels_copy(&c.labels, labels, VIGIL_ARRAY_SIZE(labels));
+	vigil_pipeline_push_condition(pl, &c);
+}
+
 /* ---------------------------------------------------------- the stages */
 
 static void call_failed(struct vigil_instance *inst, const char *what, int rc)

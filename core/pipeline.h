@@ -105,4 +105,12 @@ size_t vigil_pipeline_undelivered(const struct vigil_pipeline *pl);
 void vigil_pipeline_push_condition(struct vigil_pipeline *pl,
 				   struct vigil_cond *c);
 
+/* Queues the critical plugin_failed{instance=SECTION} condition (firing,
+ * or its clear), labelled with the instance and the plugin; `message` is
+ * copied, `value` is the number of restarts. */
+void vigil_pipeline_plugin_failed(struct vigil_pipeline *pl,
+				  const char *section, const char *plugin,
+				  int firing, const char *message,
+				  double value);
+
 #endif

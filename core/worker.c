@@ -272,14 +272,8 @@ static void push_failed(struct vigil_worker *w,
 			const struct vigil_worker_env *env, int firing)
 {
 	struct vigil_instance *inst = w->inst;
-	const struct vigil_label labels[] = {
-		{"instance", inst->section},
-		{"plugin", inst->desc->name},
-	};
-	struct vigil_cond c = {0};
-	struct vigil_buf key = {0}, msg = {0};
+	struct vigil_buf msg = {0};
 
-	vigil_buf_printf(&key, "plugin_failed{instance=%s}", inst->section);
 	if (firing)
 		vigil_buf_printf(&msg, "%s failed: %s (more than %u restarts "
 				 "within %llds)",
@@ -287,15 +281,10 @@ static void push_failed(struct vigil_worker *w,
 				 (long long)(w->policy.window / VIGIL_SEC));
 	else
 		vigil_buf_printf(&msg, "%s runs again", inst->section);
-	c.key = key.data;
-	c.type = vigil_xstrdup("plugin_failed");
-	c.firing = firing;
-	c.severity = VIGIL_SEV_CRITICAL;
-	c.message = msg.data;
-	c.value = (double)w->restarts;
-	vigil_labels_copy(&c.labels, labels, VIGIL_ARRAY_SIZE(labels));
+	vigil_pipeline_plugin_failed(env->pl, inst->section, inst->desc->name,
+				     firing, msg.data, (double)w->restarts);
+	vigil_buf_free(&msg);
 	w->failed_incident = firing;
-	vigil_pipeline_push_condition(env->pl, &c);
 }
 
 /* Peeks at the worker's exit without reaping it: 1 and its status if it
@@ -312,6 +301,43 @@ static int peek_exit(pid_t pid, int *status)
 	else
 		*status = si.si_status & 0x7f;
 	return 1;
+}
+
+/* Waits (polling, 1 ms) until `pid` has exited or `until` (monotonic) has
+ * passed; 1 and its status if it exited. It is not reaped. */
+static int wait_exit(pid_t pid, vigil_time_ns until, int *status)
+{
+	do {
+		if (peek_exit(pid, status))
+			return 1;
+		usleep(1000);
+	} while (vigil_monotonic() < until);
+	return 0;
+}
+
+/* Kills the process group of `pid` (whatever it forked dies with it) and
+ * reaps `pid`; returns its wait status. Killed before reaped: the group id
+ * cannot have been reused while its leader is a zombie. */
+static int kill_and_reap(pid_t pid)
+{
+	int status = 0;
+
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return status;
+}
+
+/* Forgets the worker's process and socket. */
+static void detach(struct vigil_worker *w, const struct vigil_worker_env *env)
+{
+	if (w->fd >= 0) {
+		epoll_ctl(env->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+		close(w->fd);
+	}
+	w->fd = -1;
+	w->pid = 0;
 }
 
 /* Says why a worker ended, from its wait status. */
@@ -345,20 +371,9 @@ static void worker_died(struct vigil_worker *w,
 	int status = 0;
 	vigil_time_ns delay;
 
-	if (pid > 0) {
-		/* Killed before reaped: the group id cannot have been
-		 * reused while the leader is a zombie. */
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
-	if (w->fd >= 0) {
-		epoll_ctl(env->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-		close(w->fd);
-	}
-	w->fd = -1;
-	w->pid = 0;
+	if (pid > 0)
+		status = kill_and_reap(pid);
+	detach(w, env);
 	w->rx_len = 0;
 	w->deadline = 0;
 	snprintf(w->reason, sizeof(w->reason), "%s", reason);
@@ -558,16 +573,10 @@ static void on_eof(struct vigil_worker *w, const struct vigil_worker_env *env,
 		   vigil_time_ns now)
 {
 	char why[128] = "closed its socket";
-	vigil_time_ns until = vigil_monotonic() + EXIT_WAIT;
 	int status;
 
-	do {
-		if (peek_exit(w->pid, &status)) {
-			exit_reason(w, status, why, sizeof(why));
-			break;
-		}
-		usleep(1000);
-	} while (vigil_monotonic() < until);
+	if (wait_exit(w->pid, vigil_monotonic() + EXIT_WAIT, &status))
+		exit_reason(w, status, why, sizeof(why));
 	worker_died(w, env, now, why);
 }
 
@@ -731,22 +740,12 @@ void vigil_worker_stop(struct vigil_worker *w,
 		send_call(w, VIGIL_MSG_FINI, "fini", vigil_monotonic());
 	/* A worker stuck in a call never reads FINI: SIGTERM halfway through
 	 * the grace, SIGKILL at its end. */
-	while (vigil_monotonic() < until - grace / 2 &&
-	       !peek_exit(w->pid, &status))
-		usleep(2000);
-	kill(-w->pid, SIGTERM);
-	while (vigil_monotonic() < until && !peek_exit(w->pid, &status))
-		usleep(2000);
-	kill(-w->pid, SIGKILL);
-	kill(w->pid, SIGKILL);
-	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (w->fd >= 0) {
-		epoll_ctl(env->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-		close(w->fd);
+	if (!wait_exit(w->pid, until - grace / 2, &status)) {
+		kill(-w->pid, SIGTERM);
+		wait_exit(w->pid, until, &status);
 	}
-	w->fd = -1;
-	w->pid = 0;
+	kill_and_reap(w->pid);
+	detach(w, env);
 	w->state = VIGIL_WORKER_DOWN;
 }
 
@@ -759,7 +758,6 @@ void vigil_worker_free(struct vigil_worker *w)
 
 int vigil_worker_check(struct vigil_instance *inst)
 {
-	vigil_time_ns until;
 	int status = 0, fds[2], rc = -EIO;
 	pid_t pid;
 
@@ -791,12 +789,8 @@ int vigil_worker_check(struct vigil_instance *inst)
 	}
 	close(fds[1]);
 	setpgid(pid, pid);
-	until = vigil_monotonic() + inst->timeout;
-	while (vigil_monotonic() < until && !peek_exit(pid, &status))
-		usleep(2000);
-	kill(-pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	wait_exit(pid, vigil_monotonic() + inst->timeout, &status);
+	status = kill_and_reap(pid);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
 	    read(fds[0], &rc, sizeof(rc)) == (ssize_t)sizeof(rc)) {
 		close(fds[0]);
