@@ -57,7 +57,7 @@ extern "C" {
 /* "VIGL" in ASCII: the first field of every descriptor. */
 #define VIGIL_PLUGIN_MAGIC 0x5649474cu
 #define VIGIL_ABI_MAJOR 1
-#define VIGIL_ABI_MINOR 0
+#define VIGIL_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define VIGIL_PLUGIN_SYMBOL "vigil_plugin"
@@ -162,6 +162,14 @@ enum vigil_event_type {
 	VIGIL_EVENT_DEESCALATED = 3, /* severity went down, still firing */
 	VIGIL_EVENT_RESOLVED = 4,
 	VIGIL_EVENT_ACTION = 5, /* a remediation attempt finished */
+	/* ABI 1.1. A sink built against 1.0 may see these: treat an unknown
+	 * type as a plain notification about the incident. */
+	VIGIL_EVENT_ACKNOWLEDGED = 6,  /* someone took it (vigilctl ack) */
+	VIGIL_EVENT_REPEAT = 7,        /* still open: a reminder */
+	VIGIL_EVENT_FLAPPING_START = 8, /* notifications pause */
+	VIGIL_EVENT_FLAPPING_END = 9,   /* notifications resume */
+	VIGIL_EVENT_REMEDIATION_FAILED = 10, /* attempts ran out, not cleared */
+	VIGIL_EVENT_HEALTH = 11, /* periodic health report; fields as labels */
 };
 
 enum vigil_incident_status {
@@ -191,7 +199,7 @@ struct vigil_action_record {
 /* A change in an incident's life, delivered to sinks and actions. */
 struct vigil_event {
 	enum vigil_event_type type;
-	uint64_t incident_id; /* unique within a run of vigild */
+	uint64_t incident_id; /* unique, never reused (kept in the journal) */
 	const char *key;
 	const char *incident_type;
 	enum vigil_severity severity;
@@ -208,6 +216,13 @@ struct vigil_event {
 	/* Attempts made so far; for VIGIL_EVENT_ACTION the last one is new. */
 	const struct vigil_action_record *actions;
 	size_t n_actions;
+	/* ABI 1.1: read only if the plugin was built against 1.1 or later
+	 * (the core always fills them). */
+	uint32_t escalation; /* times severity was raised by the core
+			      * (remediation_failed), 0 if never */
+	int flapping;        /* 1 while the incident is flapping */
+	int silenced;        /* 1 if a silence matches: recorded only */
+	const char *comment; /* of the acknowledgement, or NULL */
 };
 
 /* What an action reports back from run(). The core provides `output`
@@ -431,6 +446,12 @@ static inline const char *vigil_event_type_name(enum vigil_event_type t)
 	case VIGIL_EVENT_DEESCALATED: return "deescalated";
 	case VIGIL_EVENT_RESOLVED: return "resolved";
 	case VIGIL_EVENT_ACTION: return "action";
+	case VIGIL_EVENT_ACKNOWLEDGED: return "acknowledged";
+	case VIGIL_EVENT_REPEAT: return "repeat";
+	case VIGIL_EVENT_FLAPPING_START: return "flapping_start";
+	case VIGIL_EVENT_FLAPPING_END: return "flapping_end";
+	case VIGIL_EVENT_REMEDIATION_FAILED: return "remediation_failed";
+	case VIGIL_EVENT_HEALTH: return "health";
 	}
 	return "unknown";
 }
