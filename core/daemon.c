@@ -32,6 +32,8 @@
 #define INIT_RETRY_MIN VIGIL_SEC
 #define INIT_RETRY_MAX (300 * VIGIL_SEC)
 #define READ_BACKOFF_SHIFT_MAX 4 /* a failing sensor: at most 16x interval */
+/* At shutdown, how long rules, actions and sinks may take to finish. */
+#define SHUTDOWN_DRAIN (5 * VIGIL_SEC)
 
 static void add_instance(struct vigil_daemon *d, struct vigil_instance *inst)
 {
@@ -130,6 +132,8 @@ size_t vigil_daemon_check(struct vigil_daemon *d, struct vigil_diag *errors,
 		int rc = inst->isolated ? vigil_worker_check(inst) :
 					  vigil_instance_start(inst, NULL, NULL);
 
+		if (rc == VIGIL_EFATAL)
+			inst->fatal = 1;
 		if (rc == VIGIL_EFATAL)
 			vigil_diag_add(errors, "%s:%d: [%s] the %s plugin "
 				       "refused its configuration (see above)",
@@ -236,14 +240,16 @@ static vigil_time_ns sooner(vigil_time_ns a, vigil_time_ns b)
 	return a && a < b ? a : b;
 }
 
-/* An isolated sensor: its worker's deadlines and restarts, and its reads,
- * which are sent now and answered through the loop. */
+/* An isolated instance: its worker's deadlines and restarts; a sensor's
+ * reads, which are sent now and answered through the loop. */
 static void tick_worker(struct vigil_daemon *d, struct vigil_instance *s,
 			vigil_time_ns now, vigil_time_ns *next)
 {
 	struct vigil_worker *w = s->worker;
 
 	*next = sooner(vigil_worker_tick(w, &d->wenv, now), *next);
+	if (s->kind != VIGIL_KIND_SENSOR)
+		return;
 	if (w->state != VIGIL_WORKER_IDLE && w->state != VIGIL_WORKER_BUSY)
 		return;
 	if (s->next_due <= now) {
@@ -302,7 +308,8 @@ static vigil_time_ns tick(struct vigil_daemon *d, vigil_time_ns now,
 	 * reaches the keep-alive deadline, after the work due before it. A
 	 * plugin call that never returns stops the keep-alives, and systemd
 	 * restarts vigild. */
-	if (d->watchdog_interval) {
+	/* systemd arms its watchdog once start-up is complete (READY=1). */
+	if (d->watchdog_interval && d->ready) {
 		if (d->next_watchdog <= now) {
 			vigil_notify_watchdog();
 			d->next_watchdog = now + d->watchdog_interval;
@@ -416,6 +423,15 @@ static size_t count_running(const struct vigil_daemon *d)
 	return running;
 }
 
+static int any_starting(const struct vigil_daemon *d)
+{
+	for (size_t i = 0; i < d->n_all; i++)
+		if (d->all[i]->worker &&
+		    d->all[i]->worker->state == VIGIL_WORKER_STARTING)
+			return 1;
+	return 0;
+}
+
 size_t vigil_daemon_start_all(struct vigil_daemon *d, vigil_time_ns now)
 {
 	/* Consumers first, so the first readings find their way. */
@@ -484,6 +500,51 @@ static void notify_status(struct vigil_daemon *d, size_t running, int ready)
 	d->notified_running = running;
 }
 
+/* At shutdown: turns the loop, without sensors, until the work still with
+ * rule, action and sink workers is done or SHUTDOWN_DRAIN has passed. A
+ * worker stuck in a call costs at most that bound, then the kill. */
+static void drain(struct vigil_daemon *d)
+{
+	vigil_time_ns until = vigil_monotonic() + SHUTDOWN_DRAIN;
+	size_t left;
+
+	while ((left = vigil_pipeline_pending(&d->pl)) > 0) {
+		struct epoll_event evs[16];
+		vigil_time_ns now = vigil_monotonic(), next = until;
+		int n, ms;
+
+		if (now >= until) {
+			vigil_warn("stopping with %zu call(s) or event(s) "
+				   "still pending after %llds",
+				   left,
+				   (long long)(SHUTDOWN_DRAIN / VIGIL_SEC));
+			return;
+		}
+		for (size_t i = 0; i < d->n_all; i++)
+			if (d->all[i]->worker &&
+			    d->all[i]->kind != VIGIL_KIND_SENSOR)
+				next = sooner(vigil_worker_tick(d->all[i]->worker,
+								&d->wenv, now),
+					      next);
+		ms = (int)((next > now ? next - now : 0) / VIGIL_MSEC) + 1;
+		n = epoll_wait(d->epfd, evs, (int)VIGIL_ARRAY_SIZE(evs), ms);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.ptr == &d->sigfd) {
+				handle_signals(d);
+			} else if (evs[i].data.ptr == &d->timerfd) {
+				uint64_t x;
+				if (read(d->timerfd, &x, sizeof(x)) < 0)
+					(void)0;
+			} else {
+				vigil_worker_io(evs[i].data.ptr, &d->wenv,
+						evs[i].events,
+						vigil_monotonic());
+			}
+		}
+		vigil_pipeline_run(&d->pl);
+	}
+}
+
 int vigil_daemon_run(struct vigil_daemon *d)
 {
 	const struct vigil_optslot *q = dopt(d, "reading_queue");
@@ -515,14 +576,6 @@ int vigil_daemon_run(struct vigil_daemon *d)
 	running = vigil_daemon_start_all(d, now);
 	for (size_t i = 0; i < d->n_broken; i++)
 		push_broken(d, d->broken[i]);
-	vigil_notice("vigild %s running: %zu sensor(s), %zu rule(s), "
-		     "%zu action(s), %zu sink(s); %zu of %zu started, %zu "
-		     "disabled",
-		     PACKAGE_VERSION, d->n_kind[VIGIL_KIND_SENSOR],
-		     d->n_kind[VIGIL_KIND_RULE], d->n_kind[VIGIL_KIND_ACTION],
-		     d->n_kind[VIGIL_KIND_SINK], running, d->n_all,
-		     d->n_disabled);
-	notify_status(d, running, 1); /* READY=1 */
 	d->watchdog_interval = vigil_notify_watchdog_interval();
 	d->next_watchdog = now; /* the first keep-alive on the first turn */
 	if (d->watchdog_interval)
@@ -531,15 +584,31 @@ int vigil_daemon_run(struct vigil_daemon *d)
 
 	next_flush = now + d->flush_interval;
 	while (!d->stop) {
-		struct epoll_event evs[4];
+		struct epoll_event evs[16];
 		vigil_time_ns next;
 		int n;
 
 		now = vigil_monotonic();
 		next = tick(d, now, &next_flush);
+		/* Ready once every worker has answered its init (or failed
+		 * it): its deadline bounds the wait. */
+		if (!d->ready && !any_starting(d)) {
+			running = count_running(d);
+			vigil_notice("vigild %s running: %zu sensor(s), %zu "
+				     "rule(s), %zu action(s), %zu sink(s); %zu "
+				     "of %zu started, %zu disabled",
+				     PACKAGE_VERSION,
+				     d->n_kind[VIGIL_KIND_SENSOR],
+				     d->n_kind[VIGIL_KIND_RULE],
+				     d->n_kind[VIGIL_KIND_ACTION],
+				     d->n_kind[VIGIL_KIND_SINK], running,
+				     d->n_all, d->n_disabled);
+			notify_status(d, running, 1); /* READY=1 */
+			d->ready = 1;
+		}
 		/* An init retried by tick() changes it. */
 		running = count_running(d);
-		if (running != d->notified_running)
+		if (d->ready && running != d->notified_running)
 			notify_status(d, running, 0);
 		arm(d, next);
 		n = epoll_wait(d->epfd, evs, (int)VIGIL_ARRAY_SIZE(evs), -1);
@@ -559,14 +628,26 @@ int vigil_daemon_run(struct vigil_daemon *d)
 						   strerror(errno));
 			} else {
 				vigil_worker_io(evs[i].data.ptr, &d->wenv,
-						vigil_monotonic());
+						evs[i].events, vigil_monotonic());
 			}
 		}
 		/* What workers sent goes through at once. */
 		vigil_pipeline_run(&d->pl);
 	}
 
-	/* Sensors stop; what is queued drains; sinks flush; all stop. */
+	/* Sensors stop; what is queued drains through rules, incidents and
+	 * sinks (bounded by SHUTDOWN_DRAIN); sinks flush; all stop. */
+	for (size_t i = 0; i < d->n_kind[VIGIL_KIND_SENSOR]; i++) {
+		struct vigil_instance *s = d->by_kind[VIGIL_KIND_SENSOR][i];
+		if (s->worker)
+			vigil_worker_stop(s->worker, &d->wenv,
+					  WORKER_STOP_GRACE);
+	}
+	vigil_pipeline_run(&d->pl);
+	vigil_pipeline_retry(&d->pl, 0);
+	drain(d);
+	vigil_pipeline_flush(&d->pl);
+	drain(d);
 	for (size_t i = 0; i < d->n_all; i++)
 		if (d->all[i]->worker)
 			vigil_worker_stop(d->all[i]->worker, &d->wenv,
@@ -591,6 +672,10 @@ int vigil_daemon_run(struct vigil_daemon *d)
 
 void vigil_daemon_free(struct vigil_daemon *d)
 {
+	/* Calls still queued for workers end (and tell the pipeline) first. */
+	for (size_t i = 0; i < d->n_all; i++)
+		if (d->all[i]->worker)
+			vigil_worker_free(d->all[i]->worker);
 	if (d->pl.ring)
 		vigil_pipeline_free(&d->pl);
 	for (size_t i = 0; i < d->n_broken; i++)

@@ -26,36 +26,41 @@ static const struct vigil_option common_options[] = {
 	END,
 };
 
+/* The keys of a supervised instance, in every kind; `timeout` has a
+ * default per kind. */
+#define SUPERVISION(timeout, calls)                                             \
+	{"isolation", VIGIL_OPT_ENUM, "process", 0, 0, "process|none",            \
+	 "process: run in a supervised worker process, so a crash or hang "       \
+	 "cannot take vigild down; none: inside vigild (trusted plugins only)",   \
+	 0},                                                                      \
+	{"timeout", VIGIL_OPT_DURATION, timeout, (double)(10 * VIGIL_MSEC),       \
+	 (double)(3600 * VIGIL_SEC), NULL,                                        \
+	 "deadline of one call (" calls ") in a worker, which is killed and "     \
+	 "restarted past it",                                                     \
+	 0},                                                                      \
+	{"memory_limit", VIGIL_OPT_SIZE, "64M", 0, 0, NULL,                       \
+	 "most private memory the worker may hold (0: no limit)", 0},             \
+	{"restart_delay", VIGIL_OPT_DURATION, "100ms", (double)VIGIL_MSEC,        \
+	 (double)(3600 * VIGIL_SEC), NULL,                                        \
+	 "first wait before restarting a dead worker; doubles per quick death",   \
+	 0},                                                                      \
+	{"restart_delay_max", VIGIL_OPT_DURATION, "30s", (double)VIGIL_MSEC,      \
+	 (double)(86400 * VIGIL_SEC), NULL, "longest wait between restarts", 0},  \
+	{"max_restarts", VIGIL_OPT_INT, "5", 0, 64, NULL,                         \
+	 "restarts allowed within restart_window before the instance is FAILED",  \
+	 0},                                                                      \
+	{"restart_window", VIGIL_OPT_DURATION, "60s", (double)VIGIL_SEC,          \
+	 (double)(86400 * VIGIL_SEC), NULL, "see max_restarts", 0},               \
+	{"failed_retry", VIGIL_OPT_DURATION, "10m", (double)VIGIL_SEC,            \
+	 (double)(7 * 86400 * VIGIL_SEC), NULL,                                   \
+	 "how long a FAILED instance rests before it is tried again", 0}
+
 static const struct vigil_option sensor_options[] = {
 	{"plugin", VIGIL_OPT_STRING, NULL, 0, 0, NULL, NULL, 0},
 	{"enabled", VIGIL_OPT_BOOL, "yes", 0, 0, NULL, NULL, 0},
 	{"interval", VIGIL_OPT_DURATION, "10s", (double)(10 * VIGIL_MSEC),
 	 (double)(86400 * VIGIL_SEC), NULL, "time between two reads", 0},
-	{"isolation", VIGIL_OPT_ENUM, "process", 0, 0, "process|none",
-	 "process: run in a supervised worker process, so a crash or hang "
-	 "cannot take vigild down; none: inside vigild (trusted plugins only)",
-	 0},
-	{"timeout", VIGIL_OPT_DURATION, "10s", (double)(10 * VIGIL_MSEC),
-	 (double)(3600 * VIGIL_SEC), NULL,
-	 "deadline of one call (init, read) in a worker, which is killed and "
-	 "restarted past it",
-	 0},
-	{"memory_limit", VIGIL_OPT_SIZE, "64M", 0, 0, NULL,
-	 "most private memory the worker may hold (0: no limit)", 0},
-	{"restart_delay", VIGIL_OPT_DURATION, "100ms", (double)VIGIL_MSEC,
-	 (double)(3600 * VIGIL_SEC), NULL,
-	 "first wait before restarting a dead worker; doubles per quick death",
-	 0},
-	{"restart_delay_max", VIGIL_OPT_DURATION, "30s", (double)VIGIL_MSEC,
-	 (double)(86400 * VIGIL_SEC), NULL, "longest wait between restarts", 0},
-	{"max_restarts", VIGIL_OPT_INT, "5", 0, 64, NULL,
-	 "restarts allowed within restart_window before the instance is FAILED",
-	 0},
-	{"restart_window", VIGIL_OPT_DURATION, "60s", (double)VIGIL_SEC,
-	 (double)(86400 * VIGIL_SEC), NULL, "see max_restarts", 0},
-	{"failed_retry", VIGIL_OPT_DURATION, "10m", (double)VIGIL_SEC,
-	 (double)(7 * 86400 * VIGIL_SEC), NULL,
-	 "how long a FAILED instance rests before it is tried again", 0},
+	SUPERVISION("10s", "init, read"),
 	END,
 };
 
@@ -65,6 +70,7 @@ static const struct vigil_option rule_options[] = {
 	{"match", VIGIL_OPT_STRING, NULL, 0, 0, NULL,
 	 "readings to look at: metric glob, optionally {label=value,...}",
 	 VIGIL_OPT_REQUIRED},
+	SUPERVISION("10s", "init, eval of a batch of readings"),
 	END,
 };
 
@@ -77,6 +83,8 @@ static const struct vigil_option action_options[] = {
 	 0},
 	{"min_severity", VIGIL_OPT_ENUM, "critical", 0, 0, SEVERITIES,
 	 "act only on incidents at least this severe", 0},
+	SUPERVISION("30s", "init; run gets 10s more, for the plugin to stop "
+		    "what it started at this timeout"),
 	END,
 };
 
@@ -95,6 +103,7 @@ static const struct vigil_option sink_options[] = {
 	 "readings to deliver when metrics = yes: metric glob, optionally "
 	 "{label=value,...}",
 	 0},
+	SUPERVISION("30s", "init, deliver, write, flush"),
 	END,
 };
 
@@ -382,8 +391,7 @@ struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 	/* A plugin that will run in a worker is never loaded into vigild:
 	 * it is probed in a child, so even its constructor cannot hurt. */
 	ie = vigil_conf_entry(sec, "isolation");
-	isolated = inst->kind == VIGIL_KIND_SENSOR &&
-		   !(ie && strcmp(ie->value, "none") == 0);
+	isolated = !(ie && strcmp(ie->value, "none") == 0);
 	if (inst->kind == VIGIL_KIND_SENSOR &&
 	    strcmp(plugin, VIGIL_SELFMON_PLUGIN) == 0) {
 		/* Built in: it reads the daemon's tables, so it runs there. */

@@ -5,11 +5,14 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "pipeline.h"
+#include "proto.h"
+#include "worker.h"
 
 #define BATCH 256
 #define SERIES_LIMIT 100000
@@ -19,6 +22,13 @@
 static vigil_time_ns pl_now(struct vigil_pipeline *pl)
 {
 	return pl->clock ? pl->clock() : vigil_now();
+}
+
+/* Takes calls now: started in the core, or its worker running. */
+static int live(const struct vigil_instance *inst)
+{
+	return inst->worker ? vigil_worker_accepting(inst->worker) :
+			      inst->started;
 }
 
 /* Resolves, once per series, which rules and metric sinks take it. */
@@ -77,6 +87,10 @@ void vigil_pipeline_init(struct vigil_pipeline *pl, size_t ring_cap,
 	pl->ring_cap = ring_cap ? ring_cap : 65536;
 	pl->ring = vigil_xcalloc(pl->ring_cap, sizeof(*pl->ring));
 	pl->retry = vigil_xcalloc(n_sinks ? n_sinks : 1, sizeof(*pl->retry));
+	for (size_t k = 0; k < n_sinks; k++) {
+		pl->retry[k].pl = pl;
+		pl->retry[k].k = k;
+	}
 	vigil_series_init(&pl->series, SERIES_LIMIT, route_series, pl);
 	vigil_incidents_init(&pl->incidents, HISTORY_MAX);
 }
@@ -320,6 +334,19 @@ static void evaluate(struct vigil_pipeline *pl, struct vigil_series *s,
 		struct vigil_instance *rule = rt->rule;
 		int rc;
 
+		if (rule->worker) {
+			/* Into the batch for its worker; the rule's state for
+			 * the series lives there, found by series id. */
+			struct vigil_wcall *c =
+				vigil_worker_batch(rule->worker, VIGIL_MSG_EVAL);
+			if (!c) {
+				pl->stats.rule_skipped++;
+				continue;
+			}
+			vigil_wire_put_reading(&c->frame, r);
+			c->count++;
+			continue;
+		}
 		if (!rule->started)
 			continue;
 		pl->cur_series = s;
@@ -345,7 +372,7 @@ static void write_metrics(struct vigil_pipeline *pl,
 		size_t m = 0;
 		int rc;
 
-		if (!sink->started || !sink->metrics || !sink->desc->write)
+		if (!live(sink) || !sink->metrics || !sink->desc->write)
 			continue;
 		/* Copy only if the sink takes part of the batch: usually it
 		 * takes all of it, or nothing. */
@@ -360,6 +387,18 @@ static void write_metrics(struct vigil_pipeline *pl,
 		}
 		if (m == 0)
 			continue;
+		if (sink->worker) {
+			const struct vigil_reading *v = m == n ? batch : sub;
+			for (size_t i = 0; i < m; i++) {
+				struct vigil_wcall *c = vigil_worker_batch(
+					sink->worker, VIGIL_MSG_WRITE);
+				if (!c)
+					break;
+				vigil_wire_put_reading(&c->frame, &v[i]);
+				c->count++;
+			}
+			continue;
+		}
 		sink->calls++;
 		rc = sink->desc->write(sink->state, &sink->ctx,
 				       m == n ? batch : sub, m);
@@ -442,6 +481,45 @@ static int action_wants(const struct vigil_instance *a,
 				    e->n_labels);
 }
 
+/* The incident `id` (key `key`), open or in history; NULL if history has
+ * dropped it. */
+static struct vigil_incident *incident_by_id(struct vigil_pipeline *pl,
+					     const char *key, uint64_t id)
+{
+	struct vigil_incident *inc = vigil_incidents_find(&pl->incidents, key);
+
+	if (inc && inc->id == id)
+		return inc;
+	for (size_t i = pl->incidents.n_history; i-- > 0;)
+		if (pl->incidents.history[i]->id == id)
+			return pl->incidents.history[i];
+	return NULL;
+}
+
+/* Records an attempt on its incident and tells the sinks (an `action`
+ * event), even if the incident resolved meanwhile: remediation that
+ * worked often does that. */
+static void record_action(struct vigil_pipeline *pl, struct vigil_instance *a,
+			  const char *key, uint64_t incident_id,
+			  const struct vigil_action_record *rec)
+{
+	struct vigil_incident *inc = incident_by_id(pl, key, incident_id);
+
+	vigil_instance_latency(a, rec->duration);
+	if (rec->outcome != VIGIL_ACTION_OK)
+		vigil_log(VIGIL_LOG_WARNING, a->section,
+			  "on incident #%llu %s: %s (exit status %d)%s%s",
+			  (unsigned long long)incident_id, key,
+			  vigil_outcome_name(rec->outcome), rec->exit_status,
+			  rec->output && rec->output[0] ? ": " : "",
+			  rec->output ? rec->output : "");
+	if (!inc)
+		return;
+	vigil_incident_add_action(inc, rec);
+	push_event(pl, vigil_ev_new(inc, VIGIL_EVENT_ACTION, inc->severity,
+				    pl_now(pl)));
+}
+
 static void run_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 		       const struct vigil_ev *ev)
 {
@@ -453,7 +531,6 @@ static void run_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 		.output_size = sizeof(output),
 	};
 	struct vigil_action_record rec;
-	struct vigil_incident *inc;
 	vigil_time_ns start = pl_now(pl), t0 = vigil_monotonic();
 	int rc;
 
@@ -470,18 +547,91 @@ static void run_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 	rec.action = a->name;
 	rec.start = start;
 	rec.duration = vigil_monotonic() - t0;
-	vigil_instance_latency(a, rec.duration);
 	rec.exit_status = res.exit_status;
 	rec.outcome = res.outcome;
 	rec.output = output;
+	record_action(pl, a, ev->pub.key, ev->pub.incident_id, &rec);
+}
 
-	/* Record on the incident, if it is still open, and tell the sinks. */
-	inc = vigil_incidents_find(&pl->incidents, ev->pub.key);
-	if (inc && inc->id == ev->pub.incident_id) {
-		vigil_incident_add_action(inc, &rec);
-		push_event(pl, vigil_ev_new(inc, VIGIL_EVENT_ACTION,
-					    inc->severity, pl_now(pl)));
+/* A run() sent to an action's worker, until it answers. */
+struct action_call {
+	struct vigil_pipeline *pl;
+	struct vigil_instance *a;
+	uint64_t incident_id;
+	char *key;
+	vigil_time_ns start, t0;
+};
+
+static void action_done(void *arg, struct vigil_worker *w, int rc,
+			struct vigil_wire_reader *r)
+{
+	struct action_call *ac = arg;
+	struct vigil_instance *a = ac->a;
+	struct vigil_action_record rec = {
+		.action = a->name,
+		.start = ac->start,
+		.duration = vigil_monotonic() - ac->t0,
+		.exit_status = -1,
+		.outcome = VIGIL_ACTION_ERROR,
+		.output = "",
+	};
+	char why[256];
+
+	if (r) {
+		rec.exit_status = (int)vigil_wire_get_i64(r);
+		rec.outcome = (enum vigil_action_outcome)vigil_wire_get_u32(r);
+		rec.output = vigil_wire_get_str(r);
+		if (r->err || rec.outcome > VIGIL_ACTION_ERROR || !rec.output) {
+			rec.outcome = VIGIL_ACTION_ERROR;
+			rec.output = "malformed result";
+		}
+		if (rc < 0) {
+			call_failed(a, "run", rc);
+			rec.outcome = VIGIL_ACTION_ERROR;
+		} else {
+			call_ok(a, "run");
+		}
+	} else {
+		a->errors++;
+		if (rc == -ETIMEDOUT)
+			rec.outcome = VIGIL_ACTION_TIMEOUT;
+		snprintf(why, sizeof(why), "%s: %s",
+			 rc == -ENOTCONN ? "not run" : "its worker died",
+			 w->reason[0] ? w->reason : "vigild is stopping");
+		rec.output = why;
 	}
+	record_action(ac->pl, a, ac->key, ac->incident_id, &rec);
+	free(ac->key);
+	free(ac);
+}
+
+/* An action's run(): in the core it returns before this does; in a worker
+ * it is sent, and recorded when it answers (action_done). */
+static void start_action(struct vigil_pipeline *pl, struct vigil_instance *a,
+			 const struct vigil_ev *ev)
+{
+	struct action_call *ac;
+	struct vigil_wcall *c;
+
+	if (!a->worker) {
+		run_action(pl, a, ev);
+		return;
+	}
+	ac = vigil_xcalloc(1, sizeof(*ac));
+	ac->pl = pl;
+	ac->a = a;
+	ac->incident_id = ev->pub.incident_id;
+	ac->key = vigil_xstrdup(ev->pub.key);
+	ac->start = pl_now(pl);
+	ac->t0 = vigil_monotonic();
+	pl->stats.actions_run++;
+	c = vigil_worker_call(a->worker, VIGIL_MSG_RUN, action_done, ac);
+	if (!c) {
+		action_done(ac, a->worker, -ENOTCONN, NULL);
+		return;
+	}
+	vigil_wire_put_event(&c->frame, &ev->pub);
+	vigil_worker_commit(a->worker, vigil_monotonic());
 }
 
 static int sink_wants(const struct vigil_instance *k,
@@ -508,7 +658,11 @@ static void queue_push(struct vigil_pipeline *pl, size_t k,
 	struct vigil_sink_queue *q = &pl->retry[k];
 
 	if (q->len == VIGIL_SINK_QUEUE_MAX) {
-		struct vigil_ev *old = q->ev[q->head];
+		/* The oldest goes, unless its delivery is under way: then
+		 * the one after it. */
+		size_t at = q->head + (q->busy ? 1 : 0);
+		struct vigil_ev *old = q->ev[at];
+
 		vigil_log(VIGIL_LOG_ERR, pl->sinks[k]->section,
 			  "giving up incident #%llu %s (%s): %d events wait "
 			  "already",
@@ -516,6 +670,8 @@ static void queue_push(struct vigil_pipeline *pl, size_t k,
 			  vigil_event_type_name(old->pub.type), old->pub.key,
 			  VIGIL_SINK_QUEUE_MAX);
 		vigil_ev_free(old);
+		if (at != q->head)
+			q->ev[at] = q->ev[q->head];
 		q->head++;
 		q->len--;
 		pl->stats.deliveries_lost++;
@@ -529,7 +685,7 @@ static void queue_push(struct vigil_pipeline *pl, size_t k,
 	q->ev[q->head + q->len++] = vigil_ev_ref(ev);
 }
 
-/* One delivery attempt; 0 or the sink's error. */
+/* One delivery attempt in the core; 0 or the sink's error. */
 static int deliver(struct vigil_pipeline *pl, size_t k,
 		   const struct vigil_ev *ev)
 {
@@ -541,19 +697,17 @@ static int deliver(struct vigil_pipeline *pl, size_t k,
 	sink->calls++;
 	rc = sink->desc->deliver(sink->state, &sink->ctx, &ev->pub);
 	vigil_instance_latency(sink, vigil_monotonic() - t0);
-	if (rc >= 0)
-		return 0;
-	pl->stats.deliveries_failed++;
-	sink->errors++;
-	return rc < 0 ? rc : -EIO;
+	return rc >= 0 ? 0 : rc;
 }
 
 static void sink_failed(struct vigil_pipeline *pl, size_t k,
-			const struct vigil_ev *ev, int rc)
+			const struct vigil_ev *ev, const char *why)
 {
 	struct vigil_sink_queue *q = &pl->retry[k];
 	vigil_time_ns delay = VIGIL_SEC;
 
+	pl->stats.deliveries_failed++;
+	pl->sinks[k]->errors++;
 	for (unsigned i = 0; i < q->failures && delay < 60 * VIGIL_SEC; i++)
 		delay *= 2;
 	if (delay > 60 * VIGIL_SEC)
@@ -564,40 +718,114 @@ static void sink_failed(struct vigil_pipeline *pl, size_t k,
 			  "keeping it and what follows for redelivery",
 			  (unsigned long long)ev->pub.incident_id,
 			  vigil_event_type_name(ev->pub.type), ev->pub.key,
-			  strerror(-rc));
+			  why);
 	q->retry_at = vigil_monotonic() + delay;
+}
+
+/* The head of the queue was delivered. */
+static void delivered(struct vigil_pipeline *pl, struct vigil_sink_queue *q)
+{
+	vigil_ev_free(q->ev[q->head]);
+	q->head++;
+	q->len--;
+	q->sent++;
+	q->retry_at = 0;
+	if (q->len)
+		return;
+	q->head = 0;
+	if (q->failures || q->held)
+		vigil_log(VIGIL_LOG_NOTICE, pl->sinks[q->k]->section,
+			  "delivering again: %zu delayed incident event(s) "
+			  "delivered after %u failed attempt(s)",
+			  q->sent, q->failures);
+	q->failures = 0;
+	q->sent = 0;
+	q->held = 0;
+}
+
+static void sink_pump(struct vigil_pipeline *pl, size_t k, vigil_time_ns now);
+
+static void deliver_done(void *arg, struct vigil_worker *w, int rc,
+			 struct vigil_wire_reader *r)
+{
+	struct vigil_sink_queue *q = arg;
+	struct vigil_pipeline *pl = q->pl;
+	char why[256];
+
+	q->busy = 0;
+	if (!q->len)
+		return;
+	if (rc >= 0) {
+		delivered(pl, q);
+	} else {
+		if (r)
+			snprintf(why, sizeof(why), "%s", strerror(-rc));
+		else
+			snprintf(why, sizeof(why), "its worker died: %s",
+				 w->reason[0] ? w->reason : "stopped");
+		sink_failed(pl, q->k, q->ev[q->head], why);
+	}
+	/* A worker that is going away takes no more calls: the next one
+	 * waits for its restart, or for shutdown's last attempt. */
+	if (vigil_worker_accepting(w))
+		sink_pump(pl, q->k, vigil_monotonic());
+}
+
+/* Delivers what waits for sink k, in order, while it takes it: in the core
+ * until one fails; to a worker one at a time, the next when it answers. */
+static void sink_pump(struct vigil_pipeline *pl, size_t k, vigil_time_ns now)
+{
+	struct vigil_sink_queue *q = &pl->retry[k];
+	struct vigil_instance *sink = pl->sinks[k];
+
+	if (q->len && !live(sink))
+		q->held = 1; /* waiting for the sink to run */
+	while (q->len && !q->busy && live(sink) &&
+	       (!q->retry_at || now >= q->retry_at)) {
+		struct vigil_ev *ev = q->ev[q->head];
+		int rc;
+
+		if (sink->worker) {
+			struct vigil_wcall *c = vigil_worker_call(
+				sink->worker, VIGIL_MSG_DELIVER, deliver_done, q);
+			if (!c)
+				return;
+			vigil_wire_put_event(&c->frame, &ev->pub);
+			q->busy = 1;
+			vigil_worker_commit(sink->worker, vigil_monotonic());
+			return;
+		}
+		rc = deliver(pl, k, ev);
+		if (rc < 0) {
+			sink_failed(pl, k, ev, strerror(-rc));
+			return;
+		}
+		delivered(pl, q);
+	}
 }
 
 static void dispatch_events(struct vigil_pipeline *pl)
 {
+	vigil_time_ns now = vigil_monotonic();
+
 	/* Actions may queue ACTION events while this runs: index loop. */
 	for (size_t i = 0; i < pl->n_events; i++) {
 		struct vigil_ev *ev = pl->events[i];
 
 		for (size_t k = 0; k < pl->n_sinks; k++) {
 			struct vigil_instance *sink = pl->sinks[k];
-			int rc;
 
 			/* A sink refused for misconfiguration is never
 			 * retried; that was said once, loudly, at start. */
 			if (sink->fatal || !sink_wants(sink, ev))
 				continue;
-			/* Keep the order: behind earlier undelivered ones,
-			 * or while the sink is not running. */
-			if (pl->retry[k].len || !sink->started) {
-				queue_push(pl, k, ev);
-				continue;
-			}
-			rc = deliver(pl, k, ev);
-			if (rc < 0) {
-				queue_push(pl, k, ev);
-				sink_failed(pl, k, ev, rc);
-			}
+			queue_push(pl, k, ev);
+			sink_pump(pl, k, now);
 		}
 		for (size_t k = 0; k < pl->n_actions; k++) {
 			struct vigil_instance *a = pl->actions[k];
-			if (a->started && action_wants(a, &ev->pub))
-				run_action(pl, a, ev);
+			if (live(a) && action_wants(a, &ev->pub))
+				start_action(pl, a, ev);
 		}
 	}
 	for (size_t i = 0; i < pl->n_events; i++)
@@ -608,33 +836,9 @@ static void dispatch_events(struct vigil_pipeline *pl)
 void vigil_pipeline_retry(struct vigil_pipeline *pl, vigil_time_ns now)
 {
 	for (size_t k = 0; k < pl->n_sinks; k++) {
-		struct vigil_sink_queue *q = &pl->retry[k];
-		size_t sent = 0;
-
-		if (!q->len || !pl->sinks[k]->started ||
-		    (now && q->retry_at > now))
-			continue;
-		while (q->len) {
-			struct vigil_ev *ev = q->ev[q->head];
-			int rc = deliver(pl, k, ev);
-			if (rc < 0) {
-				sink_failed(pl, k, ev, rc);
-				break;
-			}
-			vigil_ev_free(ev);
-			q->head++;
-			q->len--;
-			sent++;
-		}
-		if (q->len == 0) {
-			q->head = 0;
-			vigil_log(VIGIL_LOG_NOTICE, pl->sinks[k]->section,
-				  "delivering again: %zu delayed incident "
-				  "event(s) delivered after %u failed "
-				  "attempt(s)",
-				  sent, q->failures);
-			q->failures = 0;
-		}
+		if (!now)
+			pl->retry[k].retry_at = 0;
+		sink_pump(pl, k, now ? now : vigil_monotonic());
 	}
 }
 
@@ -647,6 +851,44 @@ size_t vigil_pipeline_undelivered(const struct vigil_pipeline *pl)
 	return n;
 }
 
+static size_t worker_pending(struct vigil_instance **v, size_t n)
+{
+	size_t p = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->worker && vigil_worker_accepting(v[i]->worker))
+			p += vigil_worker_pending(v[i]->worker);
+	return p;
+}
+
+size_t vigil_pipeline_pending(const struct vigil_pipeline *pl)
+{
+	size_t n = pl->ring_len + pl->n_conds + pl->n_events;
+
+	/* A sink backing off after a failure is not waited for. */
+	for (size_t k = 0; k < pl->n_sinks; k++)
+		if (live(pl->sinks[k]) && !pl->sinks[k]->fatal &&
+		    (pl->retry[k].busy || !pl->retry[k].retry_at))
+			n += pl->retry[k].len;
+	return n + worker_pending(pl->rules, pl->n_rules) +
+	       worker_pending(pl->sinks, pl->n_sinks) +
+	       worker_pending(pl->actions, pl->n_actions);
+}
+
+/* Sends the batches gathered by a run of the pipeline. */
+static void commit_all(struct vigil_instance **v, size_t n)
+{
+	vigil_time_ns now = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i]->worker || !v[i]->worker->q_len)
+			continue;
+		if (!now)
+			now = vigil_monotonic();
+		vigil_worker_commit(v[i]->worker, now);
+	}
+}
+
 void vigil_pipeline_run(struct vigil_pipeline *pl)
 {
 	do {
@@ -654,6 +896,8 @@ void vigil_pipeline_run(struct vigil_pipeline *pl)
 		drain_conditions(pl);
 		dispatch_events(pl);
 	} while (pl->ring_len || pl->n_conds);
+	commit_all(pl->rules, pl->n_rules);
+	commit_all(pl->sinks, pl->n_sinks);
 }
 
 void vigil_pipeline_flush(struct vigil_pipeline *pl)
@@ -662,8 +906,18 @@ void vigil_pipeline_flush(struct vigil_pipeline *pl)
 		struct vigil_instance *sink = pl->sinks[k];
 		int rc;
 
-		if (!sink->started || !sink->desc->flush)
+		if (!live(sink) || !sink->desc->flush)
 			continue;
+		if (sink->worker) {
+			/* Behind a backlog, the flush can wait for the next
+			 * round. */
+			if (!vigil_worker_pending(sink->worker) &&
+			    vigil_worker_call(sink->worker, VIGIL_MSG_FLUSH,
+					      NULL, NULL))
+				vigil_worker_commit(sink->worker,
+						    vigil_monotonic());
+			continue;
+		}
 		rc = sink->desc->flush(sink->state, &sink->ctx);
 		if (rc < 0)
 			call_failed(sink, "flush", rc);

@@ -35,14 +35,22 @@ struct vigil_pipeline_stats {
 	uint64_t deliveries_failed; /* attempts that failed */
 	uint64_t deliveries_lost;   /* given up past VIGIL_SINK_QUEUE_MAX */
 	uint64_t actions_run;
+	uint64_t rule_skipped; /* readings for a rule whose worker was down */
 };
 
-/* Events a sink failed to take, oldest first, delivered again later. */
+/* Events waiting for a sink, oldest first: delivered in order, one at a
+ * time, and kept until the sink takes them (again later, after a failure,
+ * with backoff). */
 struct vigil_sink_queue {
 	struct vigil_ev **ev;
 	size_t head, len, cap;
 	unsigned failures;
 	vigil_time_ns retry_at; /* monotonic */
+	int busy;         /* the head is with the sink's worker */
+	struct vigil_pipeline *pl;
+	size_t k;         /* index of the sink */
+	size_t sent;      /* delivered since the queue was last empty */
+	int held;         /* events waited for the sink to run */
 };
 
 /* Undelivered events kept per sink before the oldest is given up (with an
@@ -98,8 +106,12 @@ void vigil_pipeline_flush(struct vigil_pipeline *pl);
  * passed at monotonic time `now` (0: all of them, e.g. at shutdown). */
 void vigil_pipeline_retry(struct vigil_pipeline *pl, vigil_time_ns now);
 
-/* Events waiting for redelivery, over all sinks. */
+/* Events waiting for delivery, over all sinks. */
 size_t vigil_pipeline_undelivered(const struct vigil_pipeline *pl);
+
+/* Work still with workers or waiting for one that runs: calls queued or
+ * in flight, events for running sinks. Shutdown waits for it to reach 0. */
+size_t vigil_pipeline_pending(const struct vigil_pipeline *pl);
 
 /* Queues a condition built by the core itself (e.g. plugin_failed). */
 void vigil_pipeline_push_condition(struct vigil_pipeline *pl,

@@ -186,6 +186,28 @@ void vigil_wire_put_event(struct vigil_wire *w, const struct vigil_event *e)
 		vigil_wire_put_u32(w, (uint32_t)a->outcome);
 		vigil_wire_put_str(w, a->output);
 	}
+	vigil_wire_put_u32(w, e->escalation);
+	vigil_wire_put_u32(w, (uint32_t)e->flapping);
+	vigil_wire_put_u32(w, (uint32_t)e->silenced);
+	vigil_wire_put_str(w, e->comment);
+}
+
+void vigil_wire_put_condition(struct vigil_wire *w,
+			      const struct vigil_condition *c)
+{
+	vigil_wire_put_str(w, c->key);
+	vigil_wire_put_str(w, c->type);
+	vigil_wire_put_u32(w, (uint32_t)(c->firing ? 1 : 0));
+	vigil_wire_put_u32(w, (uint32_t)c->severity);
+	vigil_wire_put_str(w, c->message);
+	vigil_wire_put_f64(w, c->value);
+	/* A condition without labels of its own takes its reading's: the
+	 * reading does not travel. */
+	if (c->labels || c->n_labels || !c->reading)
+		vigil_wire_put_labels(w, c->labels, c->n_labels);
+	else
+		vigil_wire_put_labels(w, c->reading->labels,
+				      c->reading->n_labels);
 }
 
 /* ------------------------------------------------------------ reading */
@@ -375,8 +397,28 @@ int vigil_wire_get_event(struct vigil_wire_reader *r, struct vigil_event *out)
 	}
 	out->actions = a;
 	out->n_actions = n;
+	out->escalation = vigil_wire_get_u32(r);
+	out->flapping = (int)vigil_wire_get_u32(r);
+	out->silenced = (int)vigil_wire_get_u32(r);
+	out->comment = vigil_wire_get_str(r);
 	if (!out->key || out->severity > VIGIL_SEV_CRITICAL ||
-	    out->type < VIGIL_EVENT_OPENED || out->type > VIGIL_EVENT_ACTION)
+	    out->type < VIGIL_EVENT_OPENED || out->type > VIGIL_EVENT_HEALTH)
+		r->err = 1;
+	return r->err ? -1 : 0;
+}
+
+int vigil_wire_get_condition(struct vigil_wire_reader *r,
+			     struct vigil_condition *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->key = vigil_wire_get_str(r);
+	out->type = vigil_wire_get_str(r);
+	out->firing = (int)vigil_wire_get_u32(r);
+	out->severity = (enum vigil_severity)vigil_wire_get_u32(r);
+	out->message = vigil_wire_get_str(r);
+	out->value = vigil_wire_get_f64(r);
+	vigil_wire_get_labels(r, &out->labels, &out->n_labels);
+	if (out->firing > 1)
 		r->err = 1;
 	return r->err ? -1 : 0;
 }

@@ -87,6 +87,9 @@ void vigil_wire_put_labels(struct vigil_wire *w, const struct vigil_label *l,
 			   size_t n);
 void vigil_wire_put_reading(struct vigil_wire *w, const struct vigil_reading *r);
 void vigil_wire_put_event(struct vigil_wire *w, const struct vigil_event *e);
+/* Without the reading: its labels travel when the condition has none. */
+void vigil_wire_put_condition(struct vigil_wire *w,
+			      const struct vigil_condition *c);
 
 /* ------------------------------------------------------------ reading */
 
@@ -117,5 +120,7 @@ int vigil_wire_get_labels(struct vigil_wire_reader *r,
 int vigil_wire_get_reading(struct vigil_wire_reader *r,
 			   struct vigil_reading *out);
 int vigil_wire_get_event(struct vigil_wire_reader *r, struct vigil_event *out);
+int vigil_wire_get_condition(struct vigil_wire_reader *r,
+			     struct vigil_condition *out);
 
 #endif

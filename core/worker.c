@@ -30,6 +30,15 @@
 #define MEM_CHECK_IDLE VIGIL_SEC
 /* How long an EOF may wait for the exit status that explains it. */
 #define EXIT_WAIT (200 * VIGIL_MSEC)
+/* Batches of readings (eval, write) queued for a busy worker before the
+ * oldest is dropped: up to about 16 x BATCH_BYTES. */
+#define MAX_BATCHES 16
+/* An action's run() enforces its own timeout (and kills what it started):
+ * the worker's deadline leaves it this much more to report. */
+#define RUN_GRACE (10 * VIGIL_SEC)
+/* An init that fails (not a crash) is retried after 1s, 2s, 4s, ... */
+#define INIT_RETRY_MIN VIGIL_SEC
+#define INIT_RETRY_MAX (300 * VIGIL_SEC)
 
 static const char *const state_names[] = {
 	[VIGIL_WORKER_DOWN] = "down",       [VIGIL_WORKER_STARTING] = "starting",
@@ -45,10 +54,55 @@ const char *vigil_worker_state_name(enum vigil_worker_state s)
 
 /* ===================================================== the worker's side */
 
+/* A rule's per-series state slots, by series id: open addressing. */
+struct slot_map {
+	uint64_t *ids; /* 0: empty (series ids start at 1) */
+	void **states;
+	size_t cap, n;
+};
+
+static void **slot_get(struct slot_map *m, uint64_t id)
+{
+	size_t i;
+
+	if ((m->n + 1) * 4 > m->cap * 3) {
+		struct slot_map big = {0};
+
+		big.cap = m->cap ? m->cap * 2 : 64;
+		big.ids = vigil_xcalloc(big.cap, sizeof(*big.ids));
+		big.states = vigil_xcalloc(big.cap, sizeof(*big.states));
+		for (size_t k = 0; k < m->cap; k++) {
+			if (!m->ids[k])
+				continue;
+			for (i = m->ids[k] & (big.cap - 1); big.ids[i];
+			     i = (i + 1) & (big.cap - 1))
+				;
+			big.ids[i] = m->ids[k];
+			big.states[i] = m->states[k];
+			big.n++;
+		}
+		free(m->ids);
+		free(m->states);
+		*m = big;
+	}
+	for (i = id & (m->cap - 1); m->ids[i] && m->ids[i] != id;
+	     i = (i + 1) & (m->cap - 1))
+		;
+	if (!m->ids[i]) {
+		m->ids[i] = id;
+		m->n++;
+	}
+	return &m->states[i];
+}
+
 struct child {
 	int fd;
+	struct vigil_instance *inst;
 	struct vigil_wire batch;
 	uint32_t n_batch;
+	struct slot_map slots;
+	unsigned char *in; /* the call being served */
+	size_t in_cap;
 };
 
 static void child_write(struct child *c, const struct vigil_buf *b)
@@ -86,6 +140,10 @@ static int child_reading(void *user, struct vigil_instance *inst,
 	struct child *c = user;
 	struct vigil_reading copy = *r;
 
+	if (inst->kind != VIGIL_KIND_SENSOR)
+		return -EPERM;
+	if (!r->metric || (r->n_labels && !r->labels))
+		return -EINVAL;
 	/* Stamped here, at the read, not when the core gets the batch. */
 	if (!copy.time)
 		copy.time = vigil_now();
@@ -96,16 +154,40 @@ static int child_reading(void *user, struct vigil_instance *inst,
 	return 0;
 }
 
+/* A condition goes to the core at once: the core checks it. */
+static int child_condition(void *user, struct vigil_instance *inst,
+			   const struct vigil_condition *cond)
+{
+	struct child *c = user;
+	struct vigil_wire w = {0};
+
+	if (inst->kind != VIGIL_KIND_RULE)
+		return -EPERM;
+	if (cond->severity > VIGIL_SEV_CRITICAL)
+		return -EINVAL;
+	vigil_wire_begin(&w, VIGIL_MSG_CONDITION, 0);
+	vigil_wire_put_condition(&w, cond);
+	vigil_wire_end(&w);
+	child_write(c, &w.b);
+	vigil_wire_free(&w);
+	return 0;
+}
+
 static const struct vigil_emit_ops child_emit = {
 	.reading = child_reading,
+	.condition = child_condition,
 };
 
-static void child_reply(struct child *c, uint16_t seq, int rc)
+/* Ends a call: REPLY with rc, then whatever `more` holds. */
+static void child_reply(struct child *c, uint16_t seq, int rc,
+			const struct vigil_wire *more)
 {
 	struct vigil_wire w = {0};
 
 	vigil_wire_begin(&w, VIGIL_MSG_REPLY, seq);
 	vigil_wire_put_u32(&w, (uint32_t)rc);
+	if (more && more->b.len)
+		vigil_buf_add(&w.b, more->b.data, more->b.len);
 	vigil_wire_end(&w);
 	child_write(c, &w.b);
 	vigil_wire_free(&w);
@@ -169,6 +251,99 @@ static int child_setup(struct vigil_instance *inst, int fd, pid_t core)
 	return 3;
 }
 
+/* eval: (reading)*; replies rc (the last error) and the error count. */
+static void serve_eval(struct child *c, struct vigil_wire_reader *r,
+		       uint16_t seq)
+{
+	struct vigil_instance *inst = c->inst;
+	struct vigil_wire more = {0};
+	uint32_t n = vigil_wire_get_u32(r), errors = 0;
+	int rc = 0;
+
+	for (uint32_t i = 0; i < n && !r->err; i++) {
+		struct vigil_reading rd;
+		int k;
+
+		if (vigil_wire_get_reading(r, &rd) < 0)
+			break;
+		k = inst->desc->eval(inst->state, &inst->ctx, &rd,
+				     slot_get(&c->slots, rd.series_id));
+		if (k < 0) {
+			rc = k;
+			errors++;
+		}
+	}
+	if (r->err)
+		_exit(2);
+	vigil_wire_put_u32(&more, errors);
+	child_reply(c, seq, rc, &more);
+	vigil_wire_free(&more);
+}
+
+/* write: (reading)*, given to the sink in one call. */
+static void serve_write(struct child *c, struct vigil_wire_reader *r,
+			uint16_t seq)
+{
+	struct vigil_instance *inst = c->inst;
+	uint32_t n = vigil_wire_get_u32(r);
+	struct vigil_reading *v;
+	int rc = 0;
+
+	if (r->err || n > VIGIL_FRAME_MAX / 16)
+		_exit(2);
+	v = vigil_xcalloc(n ? n : 1, sizeof(*v));
+	for (uint32_t i = 0; i < n; i++)
+		if (vigil_wire_get_reading(r, &v[i]) < 0)
+			_exit(2);
+	if (n && inst->desc->write)
+		rc = inst->desc->write(inst->state, &inst->ctx, v, n);
+	free(v);
+	child_reply(c, seq, rc, NULL);
+}
+
+/* run: an event; replies rc, exit status, outcome and output. */
+static void serve_run(struct child *c, struct vigil_wire_reader *r,
+		      uint16_t seq)
+{
+	struct vigil_instance *inst = c->inst;
+	struct vigil_wire more = {0};
+	char output[1024] = "";
+	struct vigil_action_result res = {
+		.exit_status = -1,
+		.outcome = VIGIL_ACTION_ERROR,
+		.output = output,
+		.output_size = sizeof(output),
+	};
+	struct vigil_event e;
+	int rc;
+
+	if (vigil_wire_get_event(r, &e) < 0)
+		_exit(2);
+	rc = inst->desc->run(inst->state, &inst->ctx, &e, &res);
+	output[sizeof(output) - 1] = '\0';
+	vigil_wire_put_i64(&more, res.exit_status);
+	vigil_wire_put_u32(&more, (uint32_t)res.outcome);
+	vigil_wire_put_str(&more, output);
+	child_reply(c, seq, rc, &more);
+	vigil_wire_free(&more);
+}
+
+static void child_fini(struct child *c)
+{
+	struct vigil_instance *inst = c->inst;
+
+	for (size_t i = 0; i < c->slots.cap; i++) {
+		if (!c->slots.ids[i] || !c->slots.states[i])
+			continue;
+		if (inst->desc->series_free)
+			inst->desc->series_free(inst->state,
+						c->slots.states[i]);
+		else
+			free(c->slots.states[i]);
+	}
+	vigil_instance_stop(inst);
+}
+
 static void __attribute__((noreturn))
 child_main(struct vigil_instance *inst, int fd, pid_t core)
 {
@@ -176,6 +351,7 @@ child_main(struct vigil_instance *inst, int fd, pid_t core)
 	char err[1024];
 	int rc;
 
+	c.inst = inst;
 	c.fd = child_setup(inst, fd, core);
 	if (vigil_module_load_here(inst->mod, err, sizeof(err)) < 0) {
 		vigil_log(VIGIL_LOG_ERR, inst->section, "%s", err);
@@ -184,50 +360,67 @@ child_main(struct vigil_instance *inst, int fd, pid_t core)
 	batch_begin(&c);
 	rc = vigil_instance_start(inst, &child_emit, &c);
 	batch_flush(&c);
-	child_reply(&c, 0, rc);
+	child_reply(&c, 0, rc, NULL);
 	if (rc < 0)
 		_exit(rc == VIGIL_EFATAL ? VIGIL_WORKER_EXIT_CONFIG : 1);
 
 	for (;;) {
 		unsigned char head[VIGIL_FRAME_HEADER];
+		struct vigil_wire_reader r;
 		struct vigil_frame f;
+		uint32_t len;
 		size_t used;
-		int r = read_full(c.fd, head, sizeof(head));
+		int k = read_full(c.fd, head, sizeof(head));
 
-		if (r <= 0)
+		if (k <= 0)
 			_exit(0); /* the core went away */
-		r = vigil_frame_parse(head, sizeof(head), &f, &used, NULL, 0);
-		if (r < 0)
+		memcpy(&len, head, 4);
+		if (len > VIGIL_FRAME_MAX || !vigil_msg_known(head[5]))
 			_exit(2);
-		if (r == 0) {
-			/* Calls of this protocol version carry no payload:
-			 * one that does is skipped. */
-			uint32_t len;
-			unsigned char junk[4096];
-
-			memcpy(&len, head, 4);
-			for (uint32_t left = len; left;) {
-				uint32_t n = left < sizeof(junk) ?
-						     left : sizeof(junk);
-				if (read_full(c.fd, junk, n) <= 0)
-					_exit(0);
-				left -= n;
-			}
-			f.type = head[5];
-			memcpy(&f.seq, head + 6, 2);
-		}
+		vigil_grow((void **)&c.in, &c.in_cap, sizeof(head) + len, 1);
+		memcpy(c.in, head, sizeof(head));
+		if (len && read_full(c.fd, c.in + sizeof(head), len) <= 0)
+			_exit(0);
+		if (vigil_frame_parse(c.in, sizeof(head) + len, &f, &used,
+				      NULL, 0) != 1)
+			_exit(2);
+		vigil_wire_reader_init(&r, &f);
 		switch (f.type) {
 		case VIGIL_MSG_READ:
 			rc = inst->desc->read(inst->state, &inst->ctx);
 			batch_flush(&c);
-			child_reply(&c, f.seq, rc);
+			child_reply(&c, f.seq, rc, NULL);
+			break;
+		case VIGIL_MSG_EVAL:
+			serve_eval(&c, &r, f.seq);
+			break;
+		case VIGIL_MSG_WRITE:
+			serve_write(&c, &r, f.seq);
+			break;
+		case VIGIL_MSG_DELIVER: {
+			struct vigil_event e;
+			if (vigil_wire_get_event(&r, &e) < 0)
+				_exit(2);
+			rc = inst->desc->deliver(inst->state, &inst->ctx, &e);
+			child_reply(&c, f.seq, rc, NULL);
+			break;
+		}
+		case VIGIL_MSG_FLUSH:
+			rc = inst->desc->flush ?
+				     inst->desc->flush(inst->state, &inst->ctx) :
+				     0;
+			child_reply(&c, f.seq, rc, NULL);
+			break;
+		case VIGIL_MSG_RUN:
+			serve_run(&c, &r, f.seq);
 			break;
 		case VIGIL_MSG_FINI:
-			vigil_instance_stop(inst);
+			child_fini(&c);
 			_exit(0);
 		default:
 			_exit(2);
 		}
+		vigil_wire_reader_free(&r);
 	}
 }
 
@@ -247,25 +440,215 @@ void vigil_worker_init(struct vigil_worker *w, struct vigil_instance *inst)
 	w->policy.healthy_after = inst->restart_window;
 }
 
-static int send_call(struct vigil_worker *w, enum vigil_msg type,
-		     const char *name, vigil_time_ns now)
+static vigil_time_ns call_timeout(const struct vigil_worker *w, int type)
+{
+	return w->inst->timeout + (type == VIGIL_MSG_RUN ? RUN_GRACE : 0);
+}
+
+static struct vigil_wcall *wcall_new(int type, vigil_worker_done done,
+				     void *arg)
+{
+	struct vigil_wcall *c = vigil_xcalloc(1, sizeof(*c));
+
+	c->type = type;
+	c->done = done;
+	c->arg = arg;
+	vigil_wire_begin(&c->frame, (enum vigil_msg)type, 0);
+	return c;
+}
+
+static void wcall_free(struct vigil_wcall *c)
+{
+	vigil_wire_free(&c->frame);
+	free(c);
+}
+
+static int is_batch(int type)
+{
+	return type == VIGIL_MSG_EVAL || type == VIGIL_MSG_WRITE;
+}
+
+static void enqueue(struct vigil_worker *w, struct vigil_wcall *c)
+{
+	if (w->q_tail)
+		w->q_tail->next = c;
+	else
+		w->q_head = c;
+	w->q_tail = c;
+	w->q_len++;
+	if (is_batch(c->type))
+		w->q_batches++;
+}
+
+static void set_out(struct vigil_worker *w, int on)
+{
+	struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
+				 .data.ptr = w};
+
+	if (w->want_out == on || w->fd < 0)
+		return;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->fd, &ev) == 0)
+		w->want_out = on;
+}
+
+/* Writes what is left of the call in flight. A worker that does not read
+ * fills the socket: EPOLLOUT waits for room, and the deadline, already
+ * running, ends a worker that never makes any. */
+static void tx_more(struct vigil_worker *w)
+{
+	struct vigil_buf *b;
+
+	if (!w->inflight || w->fd < 0)
+		return;
+	b = &w->inflight->frame.b;
+	while (w->tx_off < b->len) {
+		ssize_t k = send(w->fd, b->data + w->tx_off, b->len - w->tx_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			set_out(w, 1);
+			return;
+		}
+		if (k <= 0)
+			return; /* EOF or SIGCHLD will say why */
+		w->tx_off += (size_t)k;
+	}
+	set_out(w, 0);
+}
+
+int vigil_worker_accepting(const struct vigil_worker *w)
+{
+	return w->state == VIGIL_WORKER_STARTING ||
+	       w->state == VIGIL_WORKER_IDLE || w->state == VIGIL_WORKER_BUSY;
+}
+
+size_t vigil_worker_pending(const struct vigil_worker *w)
+{
+	return w->q_len + (w->inflight ? 1 : 0);
+}
+
+void vigil_worker_commit(struct vigil_worker *w, vigil_time_ns now)
+{
+	struct vigil_wcall *c = w->q_head;
+
+	if (w->state != VIGIL_WORKER_IDLE || w->inflight || !c)
+		return;
+	w->q_head = c->next;
+	if (!w->q_head)
+		w->q_tail = NULL;
+	c->next = NULL;
+	w->q_len--;
+	if (is_batch(c->type)) {
+		w->q_batches--;
+		memcpy(c->frame.b.data + VIGIL_FRAME_HEADER, &c->count, 4);
+	}
+	w->seq++;
+	memcpy(c->frame.b.data + 6, &w->seq, 2);
+	vigil_wire_end(&c->frame);
+	w->inflight = c;
+	w->tx_off = 0;
+	w->state = VIGIL_WORKER_BUSY;
+	w->call = vigil_msg_name((unsigned)c->type);
+	w->call_sent = now;
+	w->deadline = now + call_timeout(w, c->type);
+	w->inst->calls++;
+	tx_more(w);
+}
+
+struct vigil_wcall *vigil_worker_call(struct vigil_worker *w, int type,
+				      vigil_worker_done done, void *arg)
+{
+	struct vigil_wcall *c;
+
+	if (!vigil_worker_accepting(w))
+		return NULL;
+	c = wcall_new(type, done, arg);
+	enqueue(w, c);
+	return c;
+}
+
+/* A busy worker fell this far behind: its oldest batch makes room. */
+static void drop_oldest_batch(struct vigil_worker *w)
+{
+	struct vigil_wcall **p = &w->q_head, *c, *prev = NULL;
+	vigil_time_ns now;
+
+	while (*p && !is_batch((*p)->type)) {
+		prev = *p;
+		p = &(*p)->next;
+	}
+	if (!(c = *p))
+		return;
+	*p = c->next;
+	if (w->q_tail == c)
+		w->q_tail = prev;
+	w->q_len--;
+	w->q_batches--;
+	w->dropped += c->count;
+	now = vigil_monotonic();
+	if (!w->drop_warned || now - w->drop_warned >= 60 * VIGIL_SEC) {
+		w->drop_warned = now;
+		vigil_log(VIGIL_LOG_WARNING, w->inst->section,
+			  "the worker falls behind: dropping its oldest "
+			  "readings; %llu dropped so far",
+			  (unsigned long long)w->dropped);
+	}
+	wcall_free(c);
+}
+
+struct vigil_wcall *vigil_worker_batch(struct vigil_worker *w, int type)
+{
+	struct vigil_wcall *c = w->q_tail;
+
+	if (!vigil_worker_accepting(w))
+		return NULL;
+	if (c && c->type == type && c->frame.b.len < BATCH_BYTES)
+		return c;
+	if (w->q_batches >= MAX_BATCHES)
+		drop_oldest_batch(w);
+	c = wcall_new(type, NULL, NULL);
+	vigil_wire_put_u32(&c->frame, 0); /* count: filled in at send */
+	enqueue(w, c);
+	return c;
+}
+
+/* Ends every call, queued or in flight, with `rc` (the worker is gone). */
+static void fail_calls(struct vigil_worker *w, int rc)
+{
+	struct vigil_wcall *c = w->inflight, *next;
+
+	w->inflight = NULL;
+	if (c) {
+		c->next = w->q_head;
+		w->q_head = c;
+	}
+	c = w->q_head;
+	w->q_head = w->q_tail = NULL;
+	w->q_len = w->q_batches = 0;
+	w->tx_off = 0;
+	for (; c; c = next) {
+		next = c->next;
+		if (is_batch(c->type))
+			w->dropped += c->count;
+		if (c->done)
+			c->done(c->arg, w, rc, NULL);
+		wcall_free(c);
+		rc = -ENOTCONN; /* the rest never reached the worker */
+	}
+}
+
+/* A header-only frame, outside the queue (fini at shutdown). */
+static int send_now(struct vigil_worker *w, enum vigil_msg type)
 {
 	unsigned char frame[VIGIL_FRAME_HEADER] = {0};
-	ssize_t k;
 
-	w->seq++;
 	frame[4] = VIGIL_PROTO_VERSION;
 	frame[5] = (unsigned char)type;
-	memcpy(frame + 6, &w->seq, 2);
-	/* An 8-byte write to a socket with room never splits; a full socket
-	 * means the worker is not reading: the deadline will tell. */
-	k = send(w->fd, frame, sizeof(frame), MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (k != (ssize_t)sizeof(frame))
-		return -EIO;
-	w->call = name;
-	w->call_sent = now;
-	w->deadline = now + w->inst->timeout;
-	return 0;
+	return send(w->fd, frame, sizeof(frame), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+			       (ssize_t)sizeof(frame) ?
+		       0 :
+		       -EIO;
 }
 
 static void push_failed(struct vigil_worker *w,
@@ -338,6 +721,7 @@ static void detach(struct vigil_worker *w, const struct vigil_worker_env *env)
 	}
 	w->fd = -1;
 	w->pid = 0;
+	w->want_out = 0;
 }
 
 /* Says why a worker ended, from its wait status. */
@@ -363,7 +747,7 @@ static void exit_reason(struct vigil_worker *w, int status, char *buf,
  */
 static void worker_died(struct vigil_worker *w,
 			const struct vigil_worker_env *env, vigil_time_ns now,
-			const char *reason)
+			int rc, const char *reason)
 {
 	struct vigil_instance *inst = w->inst;
 	char when[32];
@@ -377,6 +761,10 @@ static void worker_died(struct vigil_worker *w,
 	w->rx_len = 0;
 	w->deadline = 0;
 	snprintf(w->reason, sizeof(w->reason), "%s", reason);
+	/* Not accepting calls from here on, so what the callbacks do cannot
+	 * queue more for this worker. */
+	w->state = VIGIL_WORKER_BACKOFF;
+	fail_calls(w, rc);
 
 	if (pid > 0 && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == VIGIL_WORKER_EXIT_CONFIG) {
@@ -385,6 +773,26 @@ static void worker_died(struct vigil_worker *w,
 		vigil_log(VIGIL_LOG_ERR, inst->section,
 			  "misconfigured (not retried): fix the section and "
 			  "restart vigild");
+		return;
+	}
+	if (pid > 0 && w->init_error[0] && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 1) {
+		/* init said no (the device or a directory is not there yet):
+		 * not a crash. Retried as in the core, 1s, 2s, 4s ... 5min,
+		 * outside the restart intensity. */
+		delay = INIT_RETRY_MIN;
+		for (unsigned i = 1; i < inst->init_failures &&
+				     delay < INIT_RETRY_MAX; i++)
+			delay *= 2;
+		if (delay > INIT_RETRY_MAX)
+			delay = INIT_RETRY_MAX;
+		inst->init_failures++;
+		w->state = VIGIL_WORKER_BACKOFF;
+		w->restart_at = now + delay;
+		vigil_format_duration(delay, when, sizeof(when));
+		vigil_log(inst->init_failures == 1 ? VIGIL_LOG_NOTICE :
+						     VIGIL_LOG_INFO,
+			  inst->section, "will retry in %s", when);
 		return;
 	}
 	w->restarts++;
@@ -421,7 +829,7 @@ void vigil_worker_spawn(struct vigil_worker *w,
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		char why[96];
 		snprintf(why, sizeof(why), "socketpair: %s", strerror(errno));
-		worker_died(w, env, now, why);
+		worker_died(w, env, now, -ECONNRESET, why);
 		return;
 	}
 	fflush(stderr);
@@ -431,7 +839,7 @@ void vigil_worker_spawn(struct vigil_worker *w,
 		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
-		worker_died(w, env, now, why);
+		worker_died(w, env, now, -ECONNRESET, why);
 		return;
 	}
 	if (pid == 0) {
@@ -445,6 +853,8 @@ void vigil_worker_spawn(struct vigil_worker *w,
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	w->pid = pid;
 	w->fd = sv[0];
+	w->epfd = env->epfd;
+	w->want_out = 0;
 	w->seq = 0;
 	w->rx_len = 0;
 	w->state = VIGIL_WORKER_STARTING;
@@ -456,28 +866,48 @@ void vigil_worker_spawn(struct vigil_worker *w,
 	if (epoll_ctl(env->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
 		char why[96];
 		snprintf(why, sizeof(why), "epoll: %s", strerror(errno));
-		worker_died(w, env, now, why);
+		worker_died(w, env, now, -ECONNRESET, why);
 	}
 }
 
 int vigil_worker_read(struct vigil_worker *w, vigil_time_ns now)
 {
-	if (w->state == VIGIL_WORKER_BUSY)
+	if (w->state == VIGIL_WORKER_BUSY || w->q_len)
 		return -EBUSY;
 	if (w->state != VIGIL_WORKER_IDLE)
 		return -ENOTCONN;
-	if (send_call(w, VIGIL_MSG_READ, "read", now) < 0)
-		return -EIO; /* the worker is not reading: deadline decides */
-	w->state = VIGIL_WORKER_BUSY;
-	w->inst->calls++;
+	enqueue(w, wcall_new(VIGIL_MSG_READ, NULL, NULL));
+	vigil_worker_commit(w, now);
 	return 0;
+}
+
+/* A call that returned an error: said at the first of a run of them, and
+ * again when it works. */
+static void call_result(struct vigil_instance *inst, const char *call, int rc,
+			uint32_t errors)
+{
+	if (rc < 0) {
+		inst->errors += errors ? errors : 1;
+		if (inst->failures++ == 0)
+			vigil_log(VIGIL_LOG_WARNING, inst->section,
+				  "%s failed: %s%s", call, strerror(-rc),
+				  inst->kind == VIGIL_KIND_SENSOR ?
+					  "; backing off" :
+					  "");
+	} else if (inst->failures) {
+		vigil_log(VIGIL_LOG_NOTICE, inst->section,
+			  "%s works again after %u failure(s)", call,
+			  inst->failures);
+		inst->failures = 0;
+	}
 }
 
 static void on_reply(struct vigil_worker *w,
 		     const struct vigil_worker_env *env, int rc,
-		     vigil_time_ns now)
+		     struct vigil_wire_reader *r, vigil_time_ns now)
 {
 	struct vigil_instance *inst = w->inst;
+	struct vigil_wcall *c = w->inflight;
 
 	w->deadline = 0;
 	if (w->state == VIGIL_WORKER_STARTING) {
@@ -492,24 +922,41 @@ static void on_reply(struct vigil_worker *w,
 		vigil_log(w->restarts ? VIGIL_LOG_NOTICE : VIGIL_LOG_DEBUG,
 			  inst->section, "worker %d running%s", (int)w->pid,
 			  w->restarts ? " again" : "");
+		if (inst->init_failures)
+			vigil_log(VIGIL_LOG_NOTICE, inst->section,
+				  "started after %u failed attempt(s)",
+				  inst->init_failures);
+		inst->init_failures = 0;
 		if (w->failed_incident)
 			push_failed(w, env, 0);
+		vigil_worker_commit(w, now);
 		return;
 	}
+	if (!c) {
+		/* Only a worker that lost count answers what was not asked. */
+		worker_died(w, env, now, -ECONNRESET,
+			    "protocol error: a reply to no call");
+		return;
+	}
+	w->inflight = NULL;
 	w->state = VIGIL_WORKER_IDLE;
 	vigil_instance_latency(inst, now - w->call_sent);
-	if (rc < 0) {
-		inst->errors++;
-		if (inst->failures++ == 0)
-			vigil_log(VIGIL_LOG_WARNING, inst->section,
-				  "read failed: %s; backing off",
-				  strerror(-rc));
-	} else if (inst->failures) {
-		vigil_log(VIGIL_LOG_NOTICE, inst->section,
-			  "read works again after %u failure(s)",
-			  inst->failures);
-		inst->failures = 0;
+	switch (c->type) {
+	case VIGIL_MSG_EVAL:
+		call_result(inst, "eval", rc, vigil_wire_get_u32(r));
+		break;
+	case VIGIL_MSG_READ:
+	case VIGIL_MSG_WRITE:
+	case VIGIL_MSG_FLUSH:
+		call_result(inst, vigil_msg_name((unsigned)c->type), rc, 0);
+		break;
+	default:
+		break; /* deliver, run: their callers judge */
 	}
+	if (c->done)
+		c->done(c->arg, w, rc, r);
+	wcall_free(c);
+	vigil_worker_commit(w, now);
 }
 
 /* Handles the whole frames in rx. A reason on a protocol error. */
@@ -543,10 +990,21 @@ static int process_frames(struct vigil_worker *w,
 								    w->inst,
 								    &rd);
 			}
+		} else if (f.type == VIGIL_MSG_CONDITION &&
+			   w->inst->kind == VIGIL_KIND_RULE) {
+			struct vigil_condition cond;
+			if (vigil_wire_get_condition(&r, &cond) == 0)
+				vigil_pipeline_emit.condition(env->pl, w->inst,
+							      &cond);
 		} else if (f.type == VIGIL_MSG_REPLY) {
 			int32_t res = (int32_t)vigil_wire_get_u32(&r);
 			if (!r.err)
-				on_reply(w, env, res, now);
+				on_reply(w, env, res, &r, now);
+			if (w->fd < 0) {
+				/* on_reply ended the worker */
+				vigil_wire_reader_free(&r);
+				return 0;
+			}
 		} else {
 			snprintf(why, whylen,
 				 "protocol error: unexpected %s frame",
@@ -577,14 +1035,17 @@ static void on_eof(struct vigil_worker *w, const struct vigil_worker_env *env,
 
 	if (wait_exit(w->pid, vigil_monotonic() + EXIT_WAIT, &status))
 		exit_reason(w, status, why, sizeof(why));
-	worker_died(w, env, now, why);
+	worker_died(w, env, now, -ECONNRESET, why);
 }
 
 void vigil_worker_io(struct vigil_worker *w,
-		     const struct vigil_worker_env *env, vigil_time_ns now)
+		     const struct vigil_worker_env *env, unsigned events,
+		     vigil_time_ns now)
 {
 	char why[192];
 
+	if (events & EPOLLOUT)
+		tx_more(w);
 	for (;;) {
 		ssize_t k;
 
@@ -602,7 +1063,7 @@ void vigil_worker_io(struct vigil_worker *w,
 		}
 		w->rx_len += (size_t)k;
 		if (process_frames(w, env, now, why, sizeof(why)) < 0) {
-			worker_died(w, env, now, why);
+			worker_died(w, env, now, -ECONNRESET, why);
 			return;
 		}
 	}
@@ -618,12 +1079,12 @@ void vigil_worker_sigchld(struct vigil_worker *w,
 		return;
 	/* Take what it sent before it died. */
 	if (w->fd >= 0) {
-		vigil_worker_io(w, env, now);
+		vigil_worker_io(w, env, EPOLLIN, now);
 		if (w->pid <= 0)
 			return; /* io saw the EOF and handled it */
 	}
 	exit_reason(w, status, why, sizeof(why));
-	worker_died(w, env, now, why);
+	worker_died(w, env, now, -ECONNRESET, why);
 }
 
 /* The memory `pid` holds for itself, in bytes, or 0: private pages from
@@ -704,15 +1165,18 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 				 "exceeded memory_limit (%lluM > %lluM)",
 				 (unsigned long long)(rss >> 20),
 				 (unsigned long long)(inst->memory_limit >> 20));
-			worker_died(w, env, now, why);
+			worker_died(w, env, now, -ECONNRESET, why);
 		}
 	}
 	if (w->pid > 0 && w->deadline && now >= w->deadline) {
 		char limit[32];
-		vigil_format_duration(inst->timeout, limit, sizeof(limit));
+		int type = w->inflight ? w->inflight->type : VIGIL_MSG_INIT;
+
+		vigil_format_duration(call_timeout(w, type), limit,
+				      sizeof(limit));
 		snprintf(why, sizeof(why), "missed its %s deadline in %s",
 			 limit, w->call ? w->call : "a call");
-		worker_died(w, env, now, why);
+		worker_died(w, env, now, -ETIMEDOUT, why);
 	}
 	switch (w->state) {
 	case VIGIL_WORKER_BACKOFF:
@@ -736,8 +1200,10 @@ void vigil_worker_stop(struct vigil_worker *w,
 
 	if (w->pid <= 0)
 		return;
-	if (w->state == VIGIL_WORKER_IDLE || w->state == VIGIL_WORKER_BUSY)
-		send_call(w, VIGIL_MSG_FINI, "fini", vigil_monotonic());
+	/* Not in the middle of a frame still being written. */
+	if ((w->state == VIGIL_WORKER_IDLE || w->state == VIGIL_WORKER_BUSY) &&
+	    (!w->inflight || w->tx_off == w->inflight->frame.b.len))
+		send_now(w, VIGIL_MSG_FINI);
 	/* A worker stuck in a call never reads FINI: SIGTERM halfway through
 	 * the grace, SIGKILL at its end. */
 	if (!wait_exit(w->pid, until - grace / 2, &status)) {
@@ -747,10 +1213,12 @@ void vigil_worker_stop(struct vigil_worker *w,
 	kill_and_reap(w->pid);
 	detach(w, env);
 	w->state = VIGIL_WORKER_DOWN;
+	fail_calls(w, -ECONNRESET);
 }
 
 void vigil_worker_free(struct vigil_worker *w)
 {
+	fail_calls(w, -ECONNRESET);
 	free(w->rx);
 	w->rx = NULL;
 	w->rx_len = w->rx_cap = 0;

@@ -23,10 +23,29 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto.h"
 #include "restart.h"
 
 struct vigil_instance;
 struct vigil_pipeline;
+struct vigil_worker;
+struct vigil_wire_reader;
+
+/* How a call ended: rc is the plugin's return value, or -ETIMEDOUT (past
+ * its deadline), -ECONNRESET (the worker died), -ENOTCONN (the worker was
+ * never reached: dropped from the queue). `reply` points after rc in the
+ * REPLY frame for calls that return more (run), NULL otherwise. */
+typedef void (*vigil_worker_done)(void *arg, struct vigil_worker *w, int rc,
+				  struct vigil_wire_reader *reply);
+
+struct vigil_wcall {
+	struct vigil_wcall *next;
+	int type;               /* enum vigil_msg */
+	struct vigil_wire frame; /* header + payload; seq, length at send */
+	uint32_t count;         /* readings in an eval or write batch */
+	vigil_worker_done done;
+	void *arg;
+};
 
 enum vigil_worker_state {
 	VIGIL_WORKER_DOWN = 0,  /* not started yet */
@@ -48,6 +67,7 @@ struct vigil_worker {
 	enum vigil_worker_state state;
 	pid_t pid;
 	int fd;
+	int epfd; /* the daemon's, where fd is registered */
 	uint16_t seq;
 	vigil_time_ns deadline; /* monotonic, of the call in flight */
 	vigil_time_ns call_sent; /* monotonic, when it was sent */
@@ -57,6 +77,14 @@ struct vigil_worker {
 
 	unsigned char *rx;
 	size_t rx_len, rx_cap;
+
+	/* Calls waiting, and the one in flight. */
+	struct vigil_wcall *q_head, *q_tail, *inflight;
+	size_t q_len, q_batches;
+	size_t tx_off;  /* bytes of inflight->frame already written */
+	int want_out;   /* EPOLLOUT is registered */
+	uint64_t dropped; /* readings dropped from the queue */
+	vigil_time_ns drop_warned;
 
 	struct vigil_restart_policy policy;
 	struct vigil_restart_state rs;
@@ -82,9 +110,28 @@ void vigil_worker_spawn(struct vigil_worker *w,
  * call runs, -ENOTCONN when no worker is ready. */
 int vigil_worker_read(struct vigil_worker *w, vigil_time_ns now);
 
-/* The worker's socket is readable (or hung up). */
+/* True while the worker takes calls: starting, idle or busy. */
+int vigil_worker_accepting(const struct vigil_worker *w);
+
+/* Queues a call of `type` (deliver, run, flush) whose payload the caller
+ * appends to call->frame with vigil_wire_put_*, then sends it with
+ * vigil_worker_commit. NULL when the worker is not accepting. */
+struct vigil_wcall *vigil_worker_call(struct vigil_worker *w, int type,
+				      vigil_worker_done done, void *arg);
+/* The batch of `type` (eval, write) that readings are being added to: the
+ * last queued call if it is one and has room, else a new one. The caller
+ * appends one reading and increments call->count. NULL when the worker is
+ * not accepting. */
+struct vigil_wcall *vigil_worker_batch(struct vigil_worker *w, int type);
+/* Sends the next queued call if the worker is idle. */
+void vigil_worker_commit(struct vigil_worker *w, vigil_time_ns now);
+/* Calls queued or in flight. */
+size_t vigil_worker_pending(const struct vigil_worker *w);
+
+/* The worker's socket is readable or writable (or hung up). */
 void vigil_worker_io(struct vigil_worker *w,
-		     const struct vigil_worker_env *env, vigil_time_ns now);
+		     const struct vigil_worker_env *env, unsigned events,
+		     vigil_time_ns now);
 
 /* SIGCHLD arrived: notices if this worker died. */
 void vigil_worker_sigchld(struct vigil_worker *w,

@@ -101,6 +101,7 @@ static int start(const char *keys)
 {
 	char *text = vigil_xasprintf("[rule.t]\n"
 				     "plugin = threshold\n"
+				     "isolation = none\n"
 				     "match = cpu.temp\n"
 				     "%s",
 				     keys);
