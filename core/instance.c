@@ -83,6 +83,18 @@ static const struct vigil_option action_options[] = {
 	 0},
 	{"min_severity", VIGIL_OPT_ENUM, "critical", 0, 0, SEVERITIES,
 	 "act only on incidents at least this severe", 0},
+	{"attempts", VIGIL_OPT_INT, "3", 1, 100, NULL,
+	 "attempts per incident before the remediation has failed (the "
+	 "incident is then escalated and remediation_failed is sent)",
+	 0},
+	{"verify", VIGIL_OPT_DURATION, "60s", 0, (double)(86400 * VIGIL_SEC),
+	 NULL,
+	 "after an attempt, how long the incident has to clear before the "
+	 "next attempt",
+	 0},
+	{"cooldown", VIGIL_OPT_DURATION, "60s", 0,
+	 (double)(86400 * VIGIL_SEC), NULL,
+	 "least time between the end of an attempt and the next one", 0},
 	SUPERVISION("30s", "init; run gets 10s more, for the plugin to stop "
 		    "what it started at this timeout"),
 	END,
@@ -314,6 +326,12 @@ static size_t apply_core_settings(struct vigil_instance *inst,
 		inst->restart_window = s->v.i;
 	if ((s = slot(inst, "failed_retry")))
 		inst->failed_retry = s->v.i;
+	if ((s = slot(inst, "attempts")))
+		inst->remedy.attempts = (unsigned)s->v.i;
+	if ((s = slot(inst, "verify")))
+		inst->remedy.verify = s->v.i;
+	if ((s = slot(inst, "cooldown")))
+		inst->remedy.cooldown = s->v.i;
 	if ((s = slot(inst, "min_severity")))
 		inst->min_severity = (enum vigil_severity)s->v.i;
 	if ((s = slot(inst, "events")))

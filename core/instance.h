@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "loader.h"
 #include "parse.h"
+#include "remedy.h"
 
 struct vigil_instance;
 
@@ -69,6 +70,7 @@ struct vigil_instance {
 	char *broken_plugin; /* and the plugin it names */
 	struct vigil_selector match; /* rule: readings; sink: metrics */
 	struct vigil_selector on;    /* action: incident key or type globs */
+	struct vigil_remedy_policy remedy; /* action: attempts, verify, ... */
 	enum vigil_severity min_severity; /* action, sink */
 	int events, metrics, send_resolved; /* sink */
 

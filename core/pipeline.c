@@ -93,6 +93,7 @@ void vigil_pipeline_init(struct vigil_pipeline *pl, size_t ring_cap,
 	}
 	vigil_series_init(&pl->series, SERIES_LIMIT, route_series, pl);
 	vigil_incidents_init(&pl->incidents, HISTORY_MAX);
+	vigil_remedy_init(&pl->remedy);
 }
 
 void vigil_pipeline_free(struct vigil_pipeline *pl)
@@ -116,6 +117,7 @@ void vigil_pipeline_free(struct vigil_pipeline *pl)
 	}
 	free(pl->retry);
 	vigil_incidents_free(&pl->incidents);
+	vigil_remedy_free(&pl->remedy);
 	free(pl->ring);
 	memset(pl, 0, sizeof(*pl));
 }
@@ -449,6 +451,16 @@ static void push_event(struct vigil_pipeline *pl, struct vigil_ev *ev)
 	pl->stats.events++;
 }
 
+/* The incident manager's events, as they happen. */
+static void push_incident_event(void *user, struct vigil_incident *inc,
+				enum vigil_event_type type,
+				enum vigil_severity prev)
+{
+	struct vigil_pipeline *pl = user;
+
+	push_event(pl, vigil_ev_new(inc, type, prev, pl_now(pl)));
+}
+
 static void drain_conditions(struct vigil_pipeline *pl)
 {
 	/* Index loop: a condition may not add conditions, but be safe. */
@@ -520,9 +532,10 @@ static void record_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 				    pl_now(pl)));
 }
 
-static void run_action(struct vigil_pipeline *pl, struct vigil_instance *a,
+static void run_action(struct vigil_pipeline *pl, size_t k,
 		       const struct vigil_ev *ev)
 {
+	struct vigil_instance *a = pl->actions[k];
 	char output[OUTPUT_MAX] = "";
 	struct vigil_action_result res = {
 		.exit_status = -1,
@@ -551,11 +564,14 @@ static void run_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 	rec.outcome = res.outcome;
 	rec.output = output;
 	record_action(pl, a, ev->pub.key, ev->pub.incident_id, &rec);
+	vigil_remedy_done(&pl->remedy, &a->remedy, k, ev->pub.incident_id,
+			  pl_now(pl));
 }
 
 /* A run() sent to an action's worker, until it answers. */
 struct action_call {
 	struct vigil_pipeline *pl;
+	size_t k; /* index of the action */
 	struct vigil_instance *a;
 	uint64_t incident_id;
 	char *key;
@@ -597,36 +613,45 @@ static void action_done(void *arg, struct vigil_worker *w, int rc,
 			rec.outcome = VIGIL_ACTION_TIMEOUT;
 		snprintf(why, sizeof(why), "%s: %s",
 			 rc == -ENOTCONN ? "not run" : "its worker died",
+			 !w ? "the action is not running" :
 			 w->reason[0] ? w->reason : "vigild is stopping");
 		rec.output = why;
 	}
 	record_action(ac->pl, a, ac->key, ac->incident_id, &rec);
+	vigil_remedy_done(&ac->pl->remedy, &a->remedy, ac->k, ac->incident_id,
+			  pl_now(ac->pl));
 	free(ac->key);
 	free(ac);
 }
 
 /* An action's run(): in the core it returns before this does; in a worker
  * it is sent, and recorded when it answers (action_done). */
-static void start_action(struct vigil_pipeline *pl, struct vigil_instance *a,
+static void start_action(struct vigil_pipeline *pl, size_t k,
 			 const struct vigil_ev *ev)
 {
+	struct vigil_instance *a = pl->actions[k];
 	struct action_call *ac;
 	struct vigil_wcall *c;
 
-	if (!a->worker) {
-		run_action(pl, a, ev);
+	if (!a->worker && a->started) {
+		run_action(pl, k, ev);
 		return;
 	}
 	ac = vigil_xcalloc(1, sizeof(*ac));
 	ac->pl = pl;
+	ac->k = k;
 	ac->a = a;
 	ac->incident_id = ev->pub.incident_id;
 	ac->key = vigil_xstrdup(ev->pub.key);
 	ac->start = pl_now(pl);
 	ac->t0 = vigil_monotonic();
 	pl->stats.actions_run++;
-	c = vigil_worker_call(a->worker, VIGIL_MSG_RUN, action_done, ac);
+	c = a->worker ? vigil_worker_call(a->worker, VIGIL_MSG_RUN, action_done,
+					  ac) :
+			NULL;
 	if (!c) {
+		/* Not running now: recorded as such, and tried again after
+		 * the verify window like a failed attempt. */
 		action_done(ac, a->worker, -ENOTCONN, NULL);
 		return;
 	}
@@ -804,6 +829,32 @@ static void sink_pump(struct vigil_pipeline *pl, size_t k, vigil_time_ns now)
 	}
 }
 
+/* Actions that want the event start their first attempt; a resolution
+ * ends every remediation of the incident. */
+static void remediate(struct vigil_pipeline *pl, const struct vigil_ev *ev)
+{
+	const struct vigil_event *e = &ev->pub;
+
+	if (e->type == VIGIL_EVENT_RESOLVED) {
+		unsigned n = vigil_remedy_resolved(&pl->remedy, e->incident_id);
+		if (n)
+			vigil_notice("incident #%llu %s resolved after %u "
+				     "remediation attempt(s)",
+				     (unsigned long long)e->incident_id, e->key,
+				     n);
+		return;
+	}
+	for (size_t k = 0; k < pl->n_actions; k++) {
+		struct vigil_instance *a = pl->actions[k];
+
+		if (a->fatal || !action_wants(a, e))
+			continue;
+		if (vigil_remedy_event(&pl->remedy, k, e->incident_id,
+				       pl_now(pl)) == VIGIL_REMEDY_RUN)
+			start_action(pl, k, ev);
+	}
+}
+
 static void dispatch_events(struct vigil_pipeline *pl)
 {
 	vigil_time_ns now = vigil_monotonic();
@@ -822,11 +873,7 @@ static void dispatch_events(struct vigil_pipeline *pl)
 			queue_push(pl, k, ev);
 			sink_pump(pl, k, now);
 		}
-		for (size_t k = 0; k < pl->n_actions; k++) {
-			struct vigil_instance *a = pl->actions[k];
-			if (live(a) && action_wants(a, &ev->pub))
-				start_action(pl, a, ev);
-		}
+		remediate(pl, ev);
 	}
 	for (size_t i = 0; i < pl->n_events; i++)
 		vigil_ev_free(pl->events[i]);
@@ -898,6 +945,68 @@ void vigil_pipeline_run(struct vigil_pipeline *pl)
 	} while (pl->ring_len || pl->n_conds);
 	commit_all(pl->rules, pl->n_rules);
 	commit_all(pl->sinks, pl->n_sinks);
+}
+
+static const struct vigil_remedy_policy *policy_of(void *user, size_t k)
+{
+	struct vigil_pipeline *pl = user;
+
+	return &pl->actions[k]->remedy;
+}
+
+static struct vigil_incident *open_by_id(struct vigil_pipeline *pl,
+					 uint64_t id)
+{
+	for (struct vigil_incident *i = pl->incidents.oldest; i; i = i->newer)
+		if (i->id == id)
+			return i;
+	return NULL;
+}
+
+/* Attempts ran out and the incident is still open: one step more severe,
+ * and remediation_failed, for the sinks and whoever acts on it next. */
+static void give_up(struct vigil_pipeline *pl, size_t k,
+		    struct vigil_incident *inc, vigil_time_ns now)
+{
+	struct vigil_instance *a = pl->actions[k];
+	struct vigil_incident_emit emit = {push_incident_event, pl};
+
+	pl->stats.remediations_failed++;
+	vigil_log(VIGIL_LOG_WARNING, a->section,
+		  "remediation of incident #%llu %s failed: still open after "
+		  "%u attempt(s); escalating",
+		  (unsigned long long)inc->id, inc->key, a->remedy.attempts);
+	/* Raises it a step and emits remediation_failed. */
+	vigil_incidents_escalate(&pl->incidents, inc, now, &emit);
+}
+
+vigil_time_ns vigil_pipeline_tick(struct vigil_pipeline *pl)
+{
+	vigil_time_ns now = pl_now(pl);
+	enum vigil_remedy_verdict v;
+	uint64_t id;
+	size_t k;
+
+	while ((v = vigil_remedy_next(&pl->remedy, policy_of, pl, now, &k,
+				      &id)) != VIGIL_REMEDY_NOTHING) {
+		struct vigil_incident *inc = open_by_id(pl, id);
+		struct vigil_ev *ev;
+
+		if (!inc) {
+			vigil_remedy_resolved(&pl->remedy, id);
+			continue;
+		}
+		if (v == VIGIL_REMEDY_GIVE_UP) {
+			give_up(pl, k, inc, now);
+			continue;
+		}
+		/* The next attempt sees the incident as it is now. */
+		ev = vigil_ev_new(inc, VIGIL_EVENT_REPEAT, inc->severity, now);
+		start_action(pl, k, ev);
+		vigil_ev_free(ev);
+	}
+	vigil_pipeline_run(pl);
+	return vigil_remedy_next_due(&pl->remedy);
 }
 
 void vigil_pipeline_flush(struct vigil_pipeline *pl)

@@ -17,6 +17,7 @@
 
 #include "incident.h"
 #include "instance.h"
+#include "remedy.h"
 #include "series.h"
 
 struct vigil_qreading {
@@ -35,6 +36,7 @@ struct vigil_pipeline_stats {
 	uint64_t deliveries_failed; /* attempts that failed */
 	uint64_t deliveries_lost;   /* given up past VIGIL_SINK_QUEUE_MAX */
 	uint64_t actions_run;
+	uint64_t remediations_failed;
 	uint64_t rule_skipped; /* readings for a rule whose worker was down */
 };
 
@@ -76,6 +78,7 @@ struct vigil_pipeline {
 	struct vigil_sink_queue *retry; /* one per sink */
 
 	struct vigil_incidents incidents;
+	struct vigil_remedy remedy; /* actions under way, by incident */
 	struct vigil_pipeline_stats stats;
 
 	vigil_time_ns drop_warned; /* monotonic, of the last drop warning */
@@ -98,6 +101,11 @@ void vigil_pipeline_free(struct vigil_pipeline *pl);
 
 /* Moves everything queued through every stage. */
 void vigil_pipeline_run(struct vigil_pipeline *pl);
+
+/* Remediation due at the pipeline's clock: next attempts, and giving up
+ * (escalation and remediation_failed). Returns when it is next due, on
+ * that clock (wall time unless injected), or 0. */
+vigil_time_ns vigil_pipeline_tick(struct vigil_pipeline *pl);
 
 /* Calls flush on every started sink. */
 void vigil_pipeline_flush(struct vigil_pipeline *pl);

@@ -924,15 +924,116 @@ START_TEST(actions_selected_by_on_and_severity)
 	push(&pl, "disk_full", 0, VIGIL_SEV_INFO);     /* resolved: no run */
 	vigil_pipeline_run(&pl);
 
-	ck_assert_uint_eq(glob.runs, 2);
-	ck_assert_uint_eq(label.runs, 2);
+	/* The escalation finds glob and label waiting for their first
+	 * attempt to work (the verify window): not run again; crit_only
+	 * starts on it. */
+	ck_assert_uint_eq(glob.runs, 1);
+	ck_assert_uint_eq(label.runs, 1);
 	ck_assert_uint_eq(other_label.runs, 0);
 	ck_assert_uint_eq(crit_only.runs, 1);
-	ck_assert_uint_eq(pl.stats.actions_run, 5);
+	ck_assert_uint_eq(pl.stats.actions_run, 3);
 
 	vigil_pipeline_free(&pl);
 	for (size_t i = 0; i < 4; i++)
 		vigil_selector_free(&actions[i]->on);
+}
+END_TEST
+
+/* Remediation: an attempt, `verify` for the incident to clear, the next
+ * attempt not before `cooldown`; when attempts run out the incident goes
+ * one step up and remediation_failed reaches the sinks, once. */
+START_TEST(remediation_attempts_verify_and_give_up)
+{
+	struct vigil_pipeline pl;
+	struct counting_action fix;
+	struct capsink cap;
+	struct vigil_instance *actions[] = {&fix.inst};
+	struct vigil_instance *sinks[] = {&cap.inst};
+	vigil_time_ns due;
+
+	action_init(&fix, "disk*", VIGIL_SEV_WARNING);
+	fix.inst.remedy.attempts = 2;
+	fix.inst.remedy.verify = 60 * VIGIL_SEC;
+	fix.inst.remedy.cooldown = 90 * VIGIL_SEC;
+	capsink_init(&cap, "cap", &capsink_desc, NULL);
+	vigil_pipeline_init(&pl, 16, NULL, 0, sinks, 1, actions, 1);
+	pl.clock = fake_clock;
+
+	push(&pl, "disk_full", 1, VIGIL_SEV_WARNING);
+	vigil_pipeline_run(&pl);
+	ck_assert_uint_eq(fix.runs, 1);
+	/* Next look: after max(verify, cooldown). */
+	due = vigil_pipeline_tick(&pl);
+	ck_assert_int_eq(due, fake_now + 90 * VIGIL_SEC);
+
+	/* The same incident firing again is no new attempt. */
+	push(&pl, "disk_full", 1, VIGIL_SEV_WARNING);
+	vigil_pipeline_run(&pl);
+	fake_now += 89 * VIGIL_SEC;
+	vigil_pipeline_tick(&pl);
+	ck_assert_uint_eq(fix.runs, 1);
+
+	fake_now += VIGIL_SEC; /* still open: attempt 2 */
+	vigil_pipeline_tick(&pl);
+	ck_assert_uint_eq(fix.runs, 2);
+	ck_assert_uint_eq(pl.stats.remediations_failed, 0);
+
+	fake_now += 90 * VIGIL_SEC; /* out of attempts: escalated */
+	vigil_pipeline_tick(&pl);
+	ck_assert_uint_eq(fix.runs, 2);
+	ck_assert_uint_eq(pl.stats.remediations_failed, 1);
+	ck_assert_ptr_nonnull(vigil_incidents_find(&pl.incidents, "disk_full"));
+	ck_assert_int_eq(vigil_incidents_find(&pl.incidents, "disk_full")
+				 ->severity,
+			 VIGIL_SEV_CRITICAL);
+	ck_assert_uint_eq(cap.ev[cap.n - 1].type,
+			  VIGIL_EVENT_REMEDIATION_FAILED);
+	ck_assert_int_eq(cap.ev[cap.n - 1].severity, VIGIL_SEV_CRITICAL);
+
+	/* Once: nothing more happens, whatever the clock. */
+	fake_now += 3600 * VIGIL_SEC;
+	{
+		size_t n = cap.n;
+		vigil_pipeline_tick(&pl);
+		ck_assert_uint_eq(fix.runs, 2);
+		ck_assert_uint_eq(pl.stats.remediations_failed, 1);
+		for (size_t i = n; i < cap.n; i++)
+			ck_assert_uint_ne(cap.ev[i].type,
+					  VIGIL_EVENT_REMEDIATION_FAILED);
+	}
+
+	vigil_pipeline_free(&pl);
+	vigil_selector_free(&fix.inst.on);
+}
+END_TEST
+
+/* A resolution within the verify window ends the remediation: it worked,
+ * and no further attempt is made. */
+START_TEST(remediation_ends_on_resolution)
+{
+	struct vigil_pipeline pl;
+	struct counting_action fix;
+	struct vigil_instance *actions[] = {&fix.inst};
+
+	action_init(&fix, "disk*", VIGIL_SEV_WARNING);
+	fix.inst.remedy.attempts = 3;
+	fix.inst.remedy.verify = 30 * VIGIL_SEC;
+	vigil_pipeline_init(&pl, 16, NULL, 0, NULL, 0, actions, 1);
+	pl.clock = fake_clock;
+
+	push(&pl, "disk_full", 1, VIGIL_SEV_WARNING);
+	vigil_pipeline_run(&pl);
+	fake_now += 10 * VIGIL_SEC;
+	push(&pl, "disk_full", 0, VIGIL_SEV_INFO);
+	vigil_pipeline_run(&pl);
+	ck_assert_int_eq(vigil_pipeline_tick(&pl), 0);
+	fake_now += 3600 * VIGIL_SEC;
+	vigil_pipeline_tick(&pl);
+	ck_assert_uint_eq(fix.runs, 1);
+	ck_assert_uint_eq(pl.stats.remediations_failed, 0);
+
+	vigil_pipeline_free(&pl);
+	vigil_selector_free(&fix.inst.on);
 }
 END_TEST
 
@@ -1141,6 +1242,8 @@ static Suite *pipeline_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, pipeline_events_to_sinks);
 	tcase_add_test(tc, actions_selected_by_on_and_severity);
+	tcase_add_test(tc, remediation_attempts_verify_and_give_up);
+	tcase_add_test(tc, remediation_ends_on_resolution);
 	tcase_add_test(tc, retry_keeps_order_and_redelivers);
 	tcase_add_test(tc, retry_partial_then_rest);
 	tcase_add_test(tc, retry_waits_for_a_stopped_sink);
