@@ -359,6 +359,11 @@ static void __attribute__((noreturn)) probe_child(const char *real, int fd)
 	void *handle;
 	size_t n = 0;
 
+	/* Handlers inherited from vigild (a sanitizer's SIGSEGV handler,
+	 * say) would turn a crashing constructor into an exit: a crash must
+	 * die by its signal, to be told apart from a refusal. */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
 	vigil_wire_begin(&w, VIGIL_MSG_REPLY, 0);
 	if (dlopen_checked(real, &handle, &d, err, sizeof(err)) < 0) {
 		vigil_wire_put_u32(&w, 1);
