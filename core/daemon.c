@@ -54,6 +54,104 @@ static const struct vigil_optslot *dopt(const struct vigil_daemon *d,
 	return vigil_optslot_find(d->dopts, d->n_dopts, key);
 }
 
+/* [incidents]: the incident manager's policy. */
+static void load_incidents(struct vigil_daemon *d,
+			   const struct vigil_conf_section *sec,
+			   struct vigil_diag *errors)
+{
+	static const struct vigil_conf_section empty = {.name = "incidents"};
+	struct vigil_incident_policy *p = &d->policy;
+	const struct vigil_optslot *s;
+	char why[256];
+
+	vigil_incident_policy_default(p);
+	d->restore_grace = 5 * 60 * VIGIL_SEC;
+	if (vigil_options_bind(&d->conf, sec ? sec : &empty,
+			       vigil_incidents_options, NULL, &d->iopts,
+			       &d->n_iopts, errors))
+		return;
+#define IOPT(k) vigil_optslot_find(d->iopts, d->n_iopts, k)
+	if ((s = IOPT("history_max")))
+		p->history_max = (size_t)s->v.i;
+	if ((s = IOPT("history_max_age")))
+		p->history_max_age = s->v.i;
+	if ((s = IOPT("repeat_interval")))
+		p->repeat_interval = s->v.i;
+	if ((s = IOPT("flap_window")))
+		p->flap_window = (unsigned)s->v.i;
+	if ((s = IOPT("flap_high")))
+		p->flap_high = s->v.d;
+	if ((s = IOPT("flap_low")))
+		p->flap_low = s->v.d;
+	if ((s = IOPT("flap_interval")))
+		p->flap_interval = s->v.i;
+	if ((s = IOPT("restore_grace")))
+		d->restore_grace = s->v.i;
+#undef IOPT
+	if (vigil_incident_policy_check(p, why, sizeof(why)) < 0)
+		vigil_diag_add(errors, "%s:%d: [incidents] %s", d->conf.path,
+			       sec ? sec->line : 0, why);
+}
+
+/* A [silence.NAME] section: checked now, added when vigild runs. */
+static void load_silence(struct vigil_daemon *d,
+			 const struct vigil_conf_section *sec,
+			 struct vigil_diag *errors, struct vigil_diag *warnings)
+{
+	static const char *const keys[] = {"match", "start", "end",
+					   "duration", "comment"};
+	struct vigil_silence_ini ini = {.name = sec->name + 8};
+	const char **vals[] = {&ini.match, &ini.start, &ini.end,
+			       &ini.duration, &ini.comment};
+	const char *bad_key = NULL;
+	char why[256];
+	uint64_t id;
+	int ok = 1;
+
+	if (!vigil_valid_name(ini.name)) {
+		vigil_diag_add(errors, "%s:%d: section [%s]: silence name '%s' "
+			       "must be letters, digits, '_' or '-'",
+			       d->conf.path, sec->line, sec->name, ini.name);
+		return;
+	}
+	for (size_t i = 0; i < sec->n; i++) {
+		const struct vigil_conf_entry *e = &sec->entries[i];
+		size_t k;
+
+		for (k = 0; k < VIGIL_ARRAY_SIZE(keys); k++)
+			if (strcmp(e->key, keys[k]) == 0)
+				break;
+		if (k == VIGIL_ARRAY_SIZE(keys)) {
+			vigil_diag_add(errors, "%s:%d: [%s] unknown key '%s'; "
+				       "expected match, start, end, duration "
+				       "or comment",
+				       d->conf.path, e->line, sec->name,
+				       e->key);
+			ok = 0;
+			continue;
+		}
+		*vals[k] = e->value;
+	}
+	if (!ok)
+		return;
+	if (vigil_silence_from_ini(&d->ini_silences, &ini, vigil_now(), &id,
+				   &bad_key, why, sizeof(why)) < 0) {
+		const struct vigil_conf_entry *e =
+			bad_key ? vigil_conf_entry(sec, bad_key) : NULL;
+		if (e)
+			vigil_diag_add(errors, "%s:%d: [%s] %s = '%s': %s",
+				       d->conf.path, e->line, sec->name,
+				       bad_key, e->value, why);
+		else
+			vigil_diag_add(errors, "%s:%d: [%s] %s", d->conf.path,
+				       sec->line, sec->name, why);
+	} else if (!id) {
+		vigil_diag_add(warnings, "%s:%d: [%s] is over already; it "
+			       "silences nothing",
+			       d->conf.path, sec->line, sec->name);
+	}
+}
+
 size_t vigil_daemon_load(struct vigil_daemon *d,
 			 const struct vigil_daemon_opts *opts,
 			 struct vigil_diag *errors, struct vigil_diag *warnings)
@@ -80,13 +178,27 @@ size_t vigil_daemon_load(struct vigil_daemon *d,
 				     s ? s->value : VIGIL_STATE_DIR);
 	s = dopt(d, "flush_interval");
 	d->flush_interval = s ? s->v.i : VIGIL_SEC;
+	s = dopt(d, "journal_sync");
+	d->journal_sync = s ? (enum vigil_journal_sync)s->v.i :
+			      VIGIL_JOURNAL_SYNC_ALWAYS;
+	s = dopt(d, "journal_sync_interval");
+	d->journal_sync_interval = s ? s->v.i : VIGIL_SEC;
+	vigil_silences_init(&d->ini_silences);
+	load_incidents(d, vigil_conf_section(&d->conf, "incidents"), errors);
 
 	for (size_t i = 0; i < d->conf.n; i++) {
 		const struct vigil_conf_section *sec = &d->conf.sections[i];
 		struct vigil_instance *inst;
 
-		if (strcmp(sec->name, "daemon") == 0)
+		if (strcmp(sec->name, "daemon") == 0 ||
+		    strcmp(sec->name, "incidents") == 0)
 			continue;
+		if (strcmp(sec->name, "health") == 0)
+			continue; /* health_load */
+		if (strncmp(sec->name, "silence.", 8) == 0) {
+			load_silence(d, sec, errors, warnings);
+			continue;
+		}
 		inst = vigil_instance_new(&d->conf, sec, &d->loader, errors,
 					  warnings);
 		if (!inst)
@@ -304,6 +416,20 @@ static vigil_time_ns tick(struct vigil_daemon *d, vigil_time_ns now,
 		vigil_pipeline_flush(&d->pl);
 		*next_flush = now + d->flush_interval;
 	}
+	/* Remediation attempts, repeats, silences, flapping: due on the wall
+	 * clock, looked at when due and at least once a second (what a turn
+	 * of the pipeline started is noticed within that). */
+	if (d->next_pl_tick <= now) {
+		vigil_time_ns wall = vigil_now();
+		vigil_time_ns due = vigil_pipeline_tick(&d->pl);
+
+		d->next_pl_tick = now + VIGIL_SEC;
+		if (due && due - wall < VIGIL_SEC)
+			d->next_pl_tick = now + (due > wall ? due - wall :
+							      VIGIL_MSEC);
+	}
+	next = sooner(d->next_pl_tick, next);
+	next = sooner(vigil_pipeline_commit_due(&d->pl), next);
 	/* The systemd watchdog is fed here and nowhere else: when the loop
 	 * reaches the keep-alive deadline, after the work due before it. A
 	 * plugin call that never returns stops the keep-alives, and systemd
@@ -542,7 +668,51 @@ static void drain(struct vigil_daemon *d)
 			}
 		}
 		vigil_pipeline_run(&d->pl);
+		vigil_pipeline_commit(&d->pl);
 	}
+}
+
+/* The journal in state_dir, replayed; then the INI's silences. Only a
+ * second vigild on the same state_dir stops this one: any other failure
+ * leaves it running without a journal (said loudly). */
+static int open_journal(struct vigil_daemon *d)
+{
+	char *path = vigil_xasprintf("%s/journal", d->state_dir);
+	int rc = vigil_pipeline_journal_open(&d->pl, path, d->journal_sync,
+					     d->journal_sync_interval);
+
+	if (rc == -EBUSY || rc == -EWOULDBLOCK) {
+		vigil_err("%s is in use by another vigild; one state_dir per "
+			  "vigild (see --state-dir)",
+			  path);
+		free(path);
+		return rc;
+	}
+	if (rc < 0)
+		vigil_err("running without a journal: incidents, silences and "
+			  "undelivered events will not survive a restart");
+	free(path);
+	vigil_pipeline_expect_confirmation(&d->pl, d->restore_grace);
+	for (size_t i = 0; i < d->ini_silences.n; i++) {
+		const struct vigil_silence *sil = d->ini_silences.v[i];
+		struct vigil_silence *added;
+		char why[256];
+		uint64_t id;
+
+		/* Not journaled: the INI says them again at each start. */
+		if (vigil_silences_add(&d->pl.silences, sil->expr, sil->start,
+				       sil->end, sil->comment, "config",
+				       vigil_now(), &id, why,
+				       sizeof(why)) < 0) {
+			vigil_warn("[silence.%s]: %s", sil->name, why);
+			continue;
+		}
+		added = (struct vigil_silence *)vigil_silences_get(
+			&d->pl.silences, id);
+		added->name = vigil_xstrdup(sil->name);
+	}
+	vigil_pipeline_silences_changed(&d->pl);
+	return 0;
 }
 
 int vigil_daemon_run(struct vigil_daemon *d)
@@ -569,6 +739,10 @@ int vigil_daemon_run(struct vigil_daemon *d)
 			    d->by_kind[VIGIL_KIND_SINK], d->n_kind[VIGIL_KIND_SINK],
 			    d->by_kind[VIGIL_KIND_ACTION],
 			    d->n_kind[VIGIL_KIND_ACTION]);
+	vigil_incidents_set_policy(&d->pl.incidents, &d->policy);
+	rc = open_journal(d);
+	if (rc < 0)
+		return rc;
 	vigil_selfmon_attach(d);
 	d->wenv.pl = &d->pl;
 	d->wenv.epfd = d->epfd;
@@ -631,8 +805,10 @@ int vigil_daemon_run(struct vigil_daemon *d)
 						evs[i].events, vigil_monotonic());
 			}
 		}
-		/* What workers sent goes through at once. */
+		/* What workers sent goes through at once; what it changed
+		 * is journaled before the loop waits again. */
 		vigil_pipeline_run(&d->pl);
+		vigil_pipeline_commit(&d->pl);
 	}
 
 	/* Sensors stop; what is queued drains through rules, incidents and
@@ -692,6 +868,8 @@ void vigil_daemon_free(struct vigil_daemon *d)
 	for (size_t k = 0; k < VIGIL_ARRAY_SIZE(d->by_kind); k++)
 		free(d->by_kind[k]);
 	vigil_optslots_free(d->dopts, d->n_dopts);
+	vigil_optslots_free(d->iopts, d->n_iopts);
+	vigil_silences_free(&d->ini_silences);
 	vigil_loader_free(&d->loader);
 	vigil_conf_free(&d->conf);
 	free(d->state_dir);

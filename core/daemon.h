@@ -45,6 +45,20 @@ struct vigil_daemon {
 	vigil_time_ns flush_interval;
 	char *state_dir;
 
+	/* [incidents] */
+	struct vigil_optslot *iopts;
+	size_t n_iopts;
+	struct vigil_incident_policy policy;
+	vigil_time_ns restore_grace;
+	/* [silence.NAME] sections, checked at load; put into the pipeline's
+	 * set after the journal's. */
+	struct vigil_silences ini_silences;
+	/* The journal: state_dir/journal. */
+	enum vigil_journal_sync journal_sync;
+	vigil_time_ns journal_sync_interval;
+	/* When vigil_pipeline_tick is next due (monotonic). */
+	vigil_time_ns next_pl_tick;
+
 	int epfd, sigfd, timerfd;
 	struct vigil_worker_env wenv;
 	int stop;

@@ -1234,6 +1234,52 @@ struct vigil_ev *vigil_ev_new(const struct vigil_incident *inc,
 	return ev;
 }
 
+struct vigil_ev *vigil_ev_copy(const struct vigil_event *e,
+			       enum vigil_severity peak)
+{
+	struct vigil_ev *ev = vigil_xcalloc(1, sizeof(*ev));
+	size_t len = 0;
+	char *p;
+
+#define LEN(s) ((s) ? strlen(s) + 1 : 1)
+	len += LEN(e->key) + LEN(e->incident_type) + LEN(e->message) +
+	       LEN(e->comment);
+	for (size_t i = 0; i < e->n_actions; i++)
+		len += LEN(e->actions[i].action) + LEN(e->actions[i].output);
+#undef LEN
+	ev->strings = p = vigil_xmalloc(len);
+#define PUT(dst, src)                                                         \
+	do {                                                                  \
+		const char *s_ = (src) ? (src) : "";                          \
+		size_t l_ = strlen(s_) + 1;                                   \
+		memcpy(p, s_, l_);                                            \
+		(dst) = p;                                                    \
+		p += l_;                                                      \
+	} while (0)
+	ev->refs = 1;
+	ev->pub = *e;
+	ev->peak = peak;
+	PUT(ev->pub.key, e->key);
+	PUT(ev->pub.incident_type, e->incident_type);
+	PUT(ev->pub.message, e->message);
+	if (e->comment)
+		PUT(ev->pub.comment, e->comment);
+	if (e->n_actions) {
+		ev->actions = vigil_xcalloc(e->n_actions, sizeof(*ev->actions));
+		for (size_t i = 0; i < e->n_actions; i++) {
+			ev->actions[i] = e->actions[i];
+			PUT(ev->actions[i].action, e->actions[i].action);
+			PUT(ev->actions[i].output, e->actions[i].output);
+		}
+	}
+#undef PUT
+	ev->pub.actions = ev->actions;
+	vigil_labels_copy(&ev->labels, e->labels, e->n_labels);
+	ev->pub.labels = ev->labels.v;
+	ev->pub.n_labels = ev->labels.n;
+	return ev;
+}
+
 void vigil_ev_free(struct vigil_ev *ev)
 {
 	if (!ev || --ev->refs > 0)

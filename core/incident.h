@@ -312,6 +312,7 @@ struct vigil_ev {
 	struct vigil_event pub;
 	enum vigil_severity peak; /* of the incident, when the event was made */
 	int refs; /* vigil_ev_free drops one */
+	uint64_t seq; /* its journal record, 0: not journaled */
 	struct vigil_action_record *actions;
 	char *strings; /* key, type, message, comment, action names, outputs */
 	struct vigil_labels labels;
@@ -321,6 +322,10 @@ struct vigil_ev {
 struct vigil_ev *vigil_ev_new(const struct vigil_incident *inc,
 			      enum vigil_event_type type,
 			      enum vigil_severity prev, vigil_time_ns now);
+/* A copy of public event `e` (decoded from the journal, or made by the
+ * core without an incident: health), owning all it points to. */
+struct vigil_ev *vigil_ev_copy(const struct vigil_event *e,
+			       enum vigil_severity peak);
 void vigil_ev_free(struct vigil_ev *ev);
 static inline struct vigil_ev *vigil_ev_ref(struct vigil_ev *ev)
 {

@@ -109,6 +109,17 @@ static const struct vigil_option sink_options[] = {
 	 "deliver incident events", 0},
 	{"send_resolved", VIGIL_OPT_BOOL, "yes", 0, 0, NULL,
 	 "deliver the resolution of incidents too", 0},
+	{"match", VIGIL_OPT_STRING, "*", 0, 0, NULL,
+	 "incidents to deliver: globs matched against the incident key or "
+	 "type, optionally {label=value,...}, space-separated",
+	 0},
+	{"dedupe", VIGIL_OPT_DURATION, "5m", 0, (double)(86400 * VIGIL_SEC),
+	 NULL,
+	 "the same incident key at the same severity is notified at most "
+	 "once per this window (0: every time)",
+	 0},
+	{"health", VIGIL_OPT_BOOL, "no", 0, 0, NULL,
+	 "deliver the periodic health report too", 0},
 	{"metrics", VIGIL_OPT_BOOL, "no", 0, 0, NULL,
 	 "deliver readings (metrics) too", 0},
 	{"metrics_match", VIGIL_OPT_STRING, "*", 0, 0, NULL,
@@ -135,6 +146,37 @@ const struct vigil_option vigil_daemon_options[] = {
 	 0},
 	{"flush_interval", VIGIL_OPT_DURATION, "1s", (double)(10 * VIGIL_MSEC),
 	 (double)(3600 * VIGIL_SEC), NULL, "how often sinks are flushed", 0},
+	{"journal_sync", VIGIL_OPT_ENUM, "always", 0, 0, "always|interval|never",
+	 "when the journal of incidents, silences and undelivered events "
+	 "reaches the disk: always (before vigild waits again), interval, "
+	 "never (the kernel's writeback; survives kill -9, not power loss)",
+	 0},
+	{"journal_sync_interval", VIGIL_OPT_DURATION, "1s",
+	 (double)(10 * VIGIL_MSEC), (double)(3600 * VIGIL_SEC), NULL,
+	 "journal_sync = interval: the longest unsynced time", 0},
+	END,
+};
+
+const struct vigil_option vigil_incidents_options[] = {
+	{"history_max", VIGIL_OPT_INT, "100", 0, 1000000, NULL,
+	 "resolved incidents kept, the newest", 0},
+	{"history_max_age", VIGIL_OPT_DURATION, "7d", 0, 0, NULL,
+	 "resolved incidents older than this are dropped (0: no limit)", 0},
+	{"repeat_interval", VIGIL_OPT_DURATION, "1h", 0, 0, NULL,
+	 "reminders of open incidents nobody acknowledged (0: none)", 0},
+	{"flap_window", VIGIL_OPT_INT, "20", 0, 32, NULL,
+	 "state observations weighed for flapping (0: no flap detection)", 0},
+	{"flap_high", VIGIL_OPT_DOUBLE, "30", 0, 100, NULL,
+	 "percent state change above which a key is flapping", 0},
+	{"flap_low", VIGIL_OPT_DOUBLE, "25", 0, 100, NULL,
+	 "percent state change at or below which flapping ends", 0},
+	{"flap_interval", VIGIL_OPT_DURATION, "1m", (double)VIGIL_SEC, 0, NULL,
+	 "a key without a condition is observed (its state held) this often",
+	 0},
+	{"restore_grace", VIGIL_OPT_DURATION, "5m", 0, 0, NULL,
+	 "after a restart, an open incident whose condition is not seen "
+	 "again within this is resolved (0: never)",
+	 0},
 	END,
 };
 
@@ -340,6 +382,17 @@ static size_t apply_core_settings(struct vigil_instance *inst,
 		inst->metrics = (int)s->v.i;
 	if ((s = slot(inst, "send_resolved")))
 		inst->send_resolved = (int)s->v.i;
+	if ((s = slot(inst, "dedupe")))
+		inst->dedupe = s->v.i;
+	if ((s = slot(inst, "health")))
+		inst->health = (int)s->v.i;
+	if (inst->kind == VIGIL_KIND_SINK && (s = slot(inst, "match")) &&
+	    vigil_selector_parse(s->value, &inst->on, why, sizeof(why)) < 0) {
+		vigil_diag_add(d, "%s:%d: [%s] %s = '%s': %s", conf->path,
+			       s->line ? s->line : inst->line, inst->section,
+			       s->opt->name, s->value, why);
+		errors++;
+	}
 
 	s = slot(inst, inst->kind == VIGIL_KIND_SINK ? "metrics_match" :
 			inst->kind == VIGIL_KIND_RULE ? "match" : "on");
@@ -380,6 +433,7 @@ struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 	if (!kind) {
 		vigil_diag_add(errors,
 			       "%s:%d: unknown section [%s]; expected [daemon], "
+			       "[incidents], [health], [silence.NAME], "
 			       "[sensor.NAME], [rule.NAME], [action.NAME] or "
 			       "[sink.NAME]",
 			       conf->path, sec->line, sec->name);

@@ -69,7 +69,10 @@ struct vigil_instance {
 	char *broken;        /* the plugin crashed or hung being probed: why */
 	char *broken_plugin; /* and the plugin it names */
 	struct vigil_selector match; /* rule: readings; sink: metrics */
-	struct vigil_selector on;    /* action: incident key or type globs */
+	struct vigil_selector on;    /* action, sink: incident key or type
+				      * globs (sink: `match`) */
+	vigil_time_ns dedupe;        /* sink: per (key, severity) */
+	int health;                  /* sink: takes health reports */
 	struct vigil_remedy_policy remedy; /* action: attempts, verify, ... */
 	enum vigil_severity min_severity; /* action, sink */
 	int events, metrics, send_resolved; /* sink */
@@ -94,6 +97,8 @@ struct vigil_instance {
 const struct vigil_option *vigil_core_options(enum vigil_kind kind);
 /* Keys of [daemon]. */
 extern const struct vigil_option vigil_daemon_options[];
+/* Keys of [incidents]. */
+extern const struct vigil_option vigil_incidents_options[];
 
 /*
  * Checks `values` (the keys of one section, from `conf`) against the

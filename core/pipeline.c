@@ -14,6 +14,20 @@
 #include "proto.h"
 #include "worker.h"
 
+/* Record types of the journal (journal.h): what the pipeline keeps. */
+enum {
+	REC_INCIDENT = 1, /* an incident, whole, as it is now */
+	REC_SILENCE = 2,  /* a silence added (from vigilctl) */
+	REC_SILENCE_RM = 3, /* u64 id: removed */
+	REC_EVENT = 4,    /* u64 seq, u32 n, n sink sections, the event */
+	REC_DONE = 5,     /* u64 seq, sink section: delivered or given up */
+	REC_IDS = 6,      /* u64 next incident id, next silence id, seq */
+};
+
+/* Compaction when the journal has grown past this and 4 times its size
+ * after the last one. */
+#define JOURNAL_COMPACT_MIN (1u << 20)
+
 #define BATCH 256
 #define SERIES_LIMIT 100000
 #define HISTORY_MAX 100
@@ -93,6 +107,21 @@ void vigil_pipeline_init(struct vigil_pipeline *pl, size_t ring_cap,
 	}
 	vigil_series_init(&pl->series, SERIES_LIMIT, route_series, pl);
 	vigil_incidents_init(&pl->incidents, HISTORY_MAX);
+	vigil_silences_init(&pl->silences);
+	vigil_incidents_set_silences(&pl->incidents, &pl->silences);
+	pl->routing = vigil_xcalloc(n_sinks ? n_sinks : 1,
+				    sizeof(*pl->routing));
+	for (size_t k = 0; k < n_sinks; k++) {
+		struct vigil_routing_config cfg;
+		const struct vigil_instance *sink = sinks[k];
+
+		vigil_routing_config_default(&cfg);
+		cfg.min_severity = sink->min_severity;
+		cfg.match = sink->on.n_terms ? &sink->on : NULL;
+		cfg.dedupe = sink->dedupe;
+		cfg.send_resolved = sink->send_resolved;
+		vigil_routing_init(&pl->routing[k], &cfg);
+	}
 	vigil_remedy_init(&pl->remedy);
 }
 
@@ -114,9 +143,14 @@ void vigil_pipeline_free(struct vigil_pipeline *pl)
 		for (size_t i = 0; i < q->len; i++)
 			vigil_ev_free(q->ev[q->head + i]);
 		free(q->ev);
+		vigil_routing_free(&pl->routing[k]);
 	}
 	free(pl->retry);
+	free(pl->routing);
+	free(pl->unconfirmed);
+	vigil_pipeline_journal_close(pl);
 	vigil_incidents_free(&pl->incidents);
+	vigil_silences_free(&pl->silences);
 	vigil_remedy_free(&pl->remedy);
 	free(pl->ring);
 	memset(pl, 0, sizeof(*pl));
@@ -443,6 +477,113 @@ static void drain_readings(struct vigil_pipeline *pl)
 	}
 }
 
+/* ------------------------------------------------------------ journal */
+
+/* A record's fields are written as a frame's (proto.h); the journal
+ * keeps the payload only. */
+static void wbegin(struct vigil_wire *w)
+{
+	memset(w, 0, sizeof(*w));
+	vigil_wire_begin(w, VIGIL_MSG_REPLY, 0);
+}
+
+static void journal_put(struct vigil_pipeline *pl, uint8_t type,
+			struct vigil_wire *w)
+{
+	int rc;
+
+	if (!pl->journal)
+		return;
+	rc = vigil_journal_append_wire(pl->journal, type, w);
+	if (rc < 0 && rc != -EIO && pl->journal_failed++ == 0)
+		vigil_err("journal %s: cannot append: %s; incidents and "
+			  "undelivered events are kept in memory only until "
+			  "it works again",
+			  vigil_journal_path(pl->journal), strerror(-rc));
+	else if (rc >= 0 && pl->journal_failed) {
+		vigil_notice("journal %s: appends work again after %d "
+			     "failure(s)",
+			     vigil_journal_path(pl->journal),
+			     pl->journal_failed);
+		pl->journal_failed = 0;
+	}
+}
+
+static void journal_incident(struct vigil_pipeline *pl,
+			     const struct vigil_incident *inc)
+{
+	struct vigil_wire w;
+
+	if (!pl->journal)
+		return;
+	wbegin(&w);
+	vigil_incident_encode(inc, &w);
+	journal_put(pl, REC_INCIDENT, &w);
+	vigil_wire_free(&w);
+}
+
+static void journal_silence(struct vigil_pipeline *pl,
+			    const struct vigil_silence *sil)
+{
+	struct vigil_wire w;
+
+	if (!pl->journal)
+		return;
+	wbegin(&w);
+	vigil_silence_encode(sil, &w);
+	journal_put(pl, REC_SILENCE, &w);
+	vigil_wire_free(&w);
+}
+
+static void journal_u64(struct vigil_pipeline *pl, uint8_t type,
+			uint64_t v)
+{
+	struct vigil_wire w;
+
+	if (!pl->journal)
+		return;
+	wbegin(&w);
+	vigil_wire_put_u64(&w, v);
+	journal_put(pl, type, &w);
+	vigil_wire_free(&w);
+}
+
+/* The event waits for the sinks in `ks` (n of them). */
+static void journal_event(struct vigil_pipeline *pl, struct vigil_ev *ev,
+			  const size_t *ks, size_t n)
+{
+	struct vigil_wire w;
+
+	if (!pl->journal || !n)
+		return;
+	if (!ev->seq)
+		ev->seq = ++pl->ev_seq;
+	wbegin(&w);
+	vigil_wire_put_u64(&w, ev->seq);
+	vigil_wire_put_u32(&w, (uint32_t)ev->peak);
+	vigil_wire_put_u32(&w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		vigil_wire_put_str(&w, pl->sinks[ks[i]]->section);
+	vigil_wire_put_event(&w, &ev->pub);
+	journal_put(pl, REC_EVENT, &w);
+	vigil_wire_free(&w);
+}
+
+/* Sink k is done with the event: delivered, or given up. */
+static void journal_done(struct vigil_pipeline *pl, size_t k,
+			 const struct vigil_ev *ev)
+{
+	struct vigil_wire w;
+
+	if (!pl->journal || !ev->seq)
+		return;
+	wbegin(&w);
+	vigil_wire_put_u64(&w, ev->seq);
+	vigil_wire_put_str(&w, pl->sinks[k]->section);
+	journal_put(pl, REC_DONE, &w);
+	vigil_wire_free(&w);
+}
+
 static void push_event(struct vigil_pipeline *pl, struct vigil_ev *ev)
 {
 	vigil_grow((void **)&pl->events, &pl->cap_events, pl->n_events + 1,
@@ -458,22 +599,36 @@ static void push_incident_event(void *user, struct vigil_incident *inc,
 {
 	struct vigil_pipeline *pl = user;
 
+	journal_incident(pl, inc);
 	push_event(pl, vigil_ev_new(inc, type, prev, pl_now(pl)));
+}
+
+/* A condition of `key` came: its restored incident, if any, is current
+ * again (a clear resolves it the usual way). */
+static void confirm(struct vigil_pipeline *pl, const char *key)
+{
+	struct vigil_incident *inc = vigil_incidents_find(&pl->incidents, key);
+
+	if (!inc)
+		return;
+	for (size_t i = 0; i < pl->n_unconfirmed; i++)
+		if (pl->unconfirmed[i] == inc->id) {
+			pl->unconfirmed[i] =
+				pl->unconfirmed[--pl->n_unconfirmed];
+			return;
+		}
 }
 
 static void drain_conditions(struct vigil_pipeline *pl)
 {
+	struct vigil_incident_emit emit = {push_incident_event, pl};
+
 	/* Index loop: a condition may not add conditions, but be safe. */
 	for (size_t i = 0; i < pl->n_conds; i++) {
-		enum vigil_event_type type;
-		enum vigil_severity prev;
-		vigil_time_ns now = pl_now(pl);
-		struct vigil_incident *inc;
-
-		inc = vigil_incidents_apply(&pl->incidents, &pl->conds[i], now,
-					    &type, &prev);
-		if (inc && type)
-			push_event(pl, vigil_ev_new(inc, type, prev, now));
+		if (pl->n_unconfirmed)
+			confirm(pl, pl->conds[i].key);
+		vigil_incidents_process(&pl->incidents, &pl->conds[i],
+					pl_now(pl), &emit);
 		vigil_cond_free(&pl->conds[i]);
 	}
 	pl->n_conds = 0;
@@ -528,6 +683,7 @@ static void record_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 	if (!inc)
 		return;
 	vigil_incident_add_action(inc, rec);
+	journal_incident(pl, inc);
 	push_event(pl, vigil_ev_new(inc, VIGIL_EVENT_ACTION, inc->severity,
 				    pl_now(pl)));
 }
@@ -659,24 +815,6 @@ static void start_action(struct vigil_pipeline *pl, size_t k,
 	vigil_worker_commit(a->worker, vigil_monotonic());
 }
 
-static int sink_wants(const struct vigil_instance *k,
-		      const struct vigil_ev *ev)
-{
-	const struct vigil_event *e = &ev->pub;
-
-	if (!k->events || !k->desc->deliver)
-		return 0;
-	if (e->type == VIGIL_EVENT_RESOLVED && !k->send_resolved)
-		return 0;
-	/* A resolution or de-escalation concerns whoever was told before:
-	 * every sink the incident's highest severity reached, even if it
-	 * went down below that sink's min_severity in between. */
-	if (e->type == VIGIL_EVENT_RESOLVED ||
-	    e->type == VIGIL_EVENT_DEESCALATED)
-		return ev->peak >= k->min_severity;
-	return e->severity >= k->min_severity;
-}
-
 static void queue_push(struct vigil_pipeline *pl, size_t k,
 		       struct vigil_ev *ev)
 {
@@ -694,6 +832,7 @@ static void queue_push(struct vigil_pipeline *pl, size_t k,
 			  (unsigned long long)old->pub.incident_id,
 			  vigil_event_type_name(old->pub.type), old->pub.key,
 			  VIGIL_SINK_QUEUE_MAX);
+		journal_done(pl, k, old);
 		vigil_ev_free(old);
 		if (at != q->head)
 			q->ev[at] = q->ev[q->head];
@@ -750,6 +889,7 @@ static void sink_failed(struct vigil_pipeline *pl, size_t k,
 /* The head of the queue was delivered. */
 static void delivered(struct vigil_pipeline *pl, struct vigil_sink_queue *q)
 {
+	journal_done(pl, q->k, q->ev[q->head]);
 	vigil_ev_free(q->ev[q->head]);
 	q->head++;
 	q->len--;
@@ -855,25 +995,70 @@ static void remediate(struct vigil_pipeline *pl, const struct vigil_ev *ev)
 	}
 }
 
+/* Whether sink k takes event `ev` at wall time `wall`: health reports
+ * if it asked for them; incident events as its routing decides (which
+ * must see every one of them, to know what the sink was told). */
+static int sink_takes(struct vigil_pipeline *pl, size_t k,
+		      const struct vigil_ev *ev, vigil_time_ns wall)
+{
+	struct vigil_instance *sink = pl->sinks[k];
+	enum vigil_routing_verdict v;
+	char why[256] = "";
+
+	if (ev->pub.type == VIGIL_EVENT_HEALTH)
+		return sink->health && sink->desc->deliver;
+	if (!sink->events || !sink->desc->deliver)
+		return 0;
+	/* An attempt that ended after its incident resolved (remediation
+	 * that worked often ends so): routing has forgotten the incident,
+	 * but the sinks that take its kind of incident hear how it went. */
+	if (ev->pub.type == VIGIL_EVENT_ACTION &&
+	    ev->pub.status == VIGIL_STATUS_RESOLVED)
+		return ev->peak >= sink->min_severity &&
+		       (!sink->on.n_terms ||
+			vigil_selector_match(&sink->on, ev->pub.key,
+					     ev->pub.labels, ev->pub.n_labels) ||
+			vigil_selector_match(&sink->on, ev->pub.incident_type,
+					     ev->pub.labels, ev->pub.n_labels));
+	v = vigil_routing_decide(&pl->routing[k], &ev->pub, wall, why,
+				 sizeof(why));
+	if (v != VIGIL_ROUTING_DELIVER && v != VIGIL_ROUTING_BELOW_MIN &&
+	    v != VIGIL_ROUTING_NO_MATCH)
+		vigil_log(VIGIL_LOG_DEBUG, sink->section,
+			  "not sent: incident #%llu %s (%s): %s",
+			  (unsigned long long)ev->pub.incident_id,
+			  vigil_event_type_name(ev->pub.type), ev->pub.key,
+			  why[0] ? why : vigil_routing_verdict_name(v));
+	return v == VIGIL_ROUTING_DELIVER;
+}
+
 static void dispatch_events(struct vigil_pipeline *pl)
 {
-	vigil_time_ns now = vigil_monotonic();
+	vigil_time_ns now = vigil_monotonic(), wall = pl_now(pl);
+	size_t ks[64];
 
 	/* Actions may queue ACTION events while this runs: index loop. */
 	for (size_t i = 0; i < pl->n_events; i++) {
 		struct vigil_ev *ev = pl->events[i];
+		size_t n = 0;
 
 		for (size_t k = 0; k < pl->n_sinks; k++) {
-			struct vigil_instance *sink = pl->sinks[k];
-
 			/* A sink refused for misconfiguration is never
 			 * retried; that was said once, loudly, at start. */
-			if (sink->fatal || !sink_wants(sink, ev))
+			if (!sink_takes(pl, k, ev, wall) || pl->sinks[k]->fatal)
 				continue;
-			queue_push(pl, k, ev);
-			sink_pump(pl, k, now);
+			if (n < VIGIL_ARRAY_SIZE(ks))
+				ks[n++] = k;
 		}
-		remediate(pl, ev);
+		/* Kept before it is sent, so that a crash in between sends
+		 * it again rather than never. */
+		journal_event(pl, ev, ks, n);
+		for (size_t j = 0; j < n; j++) {
+			queue_push(pl, ks[j], ev);
+			sink_pump(pl, ks[j], now);
+		}
+		if (ev->pub.type != VIGIL_EVENT_HEALTH)
+			remediate(pl, ev);
 	}
 	for (size_t i = 0; i < pl->n_events; i++)
 		vigil_ev_free(pl->events[i]);
@@ -980,9 +1165,39 @@ static void give_up(struct vigil_pipeline *pl, size_t k,
 	vigil_incidents_escalate(&pl->incidents, inc, now, &emit);
 }
 
+static vigil_time_ns earliest(vigil_time_ns a, vigil_time_ns b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* Removes the silences over at `now`, journaling the removal of those
+ * that came from vigilctl (INI ones are not journaled). Returns how many
+ * went. */
+static size_t expire_silences(struct vigil_pipeline *pl,
+					 vigil_time_ns now)
+{
+	size_t n = 0;
+
+	for (size_t i = pl->silences.n; i-- > 0;) {
+		const struct vigil_silence *sil = pl->silences.v[i];
+		uint64_t id = sil->id;
+
+		if (sil->end > now)
+			continue;
+		vigil_notice("silence %llu (%s) ended",
+			     (unsigned long long)id, sil->expr);
+		if (!sil->name)
+			journal_u64(pl, REC_SILENCE_RM, id);
+		vigil_silences_remove(&pl->silences, id);
+		n++;
+	}
+	return n;
+}
+
 vigil_time_ns vigil_pipeline_tick(struct vigil_pipeline *pl)
 {
-	vigil_time_ns now = pl_now(pl);
+	vigil_time_ns now = pl_now(pl), due;
+	struct vigil_incident_emit emit = {push_incident_event, pl};
 	enum vigil_remedy_verdict v;
 	uint64_t id;
 	size_t k;
@@ -1005,8 +1220,31 @@ vigil_time_ns vigil_pipeline_tick(struct vigil_pipeline *pl)
 		start_action(pl, k, ev);
 		vigil_ev_free(ev);
 	}
+	/* Silences that ended go (a vigilctl one journaled as removed);
+	 * repeats, flapping's end, history's age. */
+	expire_silences(pl, now);
+	if (pl->confirm_by && now >= pl->confirm_by) {
+		for (size_t i = 0; i < pl->n_unconfirmed; i++) {
+			struct vigil_incident *inc =
+				open_by_id(pl, pl->unconfirmed[i]);
+			if (!inc)
+				continue;
+			vigil_notice("incident #%llu %s resolved: its condition "
+				     "was not seen again since vigild started",
+				     (unsigned long long)inc->id, inc->key);
+			vigil_incidents_resolve_manual(&pl->incidents, inc->id,
+						       now, &emit);
+		}
+		pl->n_unconfirmed = 0;
+		pl->confirm_by = 0;
+	}
+	vigil_incidents_due(&pl->incidents, now, &emit);
 	vigil_pipeline_run(pl);
-	return vigil_remedy_next_due(&pl->remedy);
+	due = vigil_remedy_next_due(&pl->remedy);
+	due = earliest(due, vigil_incidents_next_due(&pl->incidents));
+	due = earliest(due, vigil_silences_next_change(&pl->silences, now));
+	due = earliest(due, pl->confirm_by);
+	return due;
 }
 
 void vigil_pipeline_flush(struct vigil_pipeline *pl)
@@ -1031,4 +1269,480 @@ void vigil_pipeline_flush(struct vigil_pipeline *pl)
 		if (rc < 0)
 			call_failed(sink, "flush", rc);
 	}
+}
+
+/* ---------------------------------------------------- operator requests */
+
+int vigil_pipeline_ack(struct vigil_pipeline *pl, uint64_t id, const char *by,
+		       const char *comment, struct vigil_incident **out)
+{
+	struct vigil_incident_emit emit = {push_incident_event, pl};
+	int rc = vigil_incidents_ack(&pl->incidents, id, by, comment,
+				     pl_now(pl), &emit, out);
+
+	vigil_pipeline_run(pl);
+	return rc;
+}
+
+int vigil_pipeline_resolve(struct vigil_pipeline *pl, uint64_t id)
+{
+	struct vigil_incident_emit emit = {push_incident_event, pl};
+	int rc = vigil_incidents_resolve_manual(&pl->incidents, id, pl_now(pl),
+						&emit);
+
+	vigil_pipeline_run(pl);
+	return rc;
+}
+
+void vigil_pipeline_silences_changed(struct vigil_pipeline *pl)
+{
+	struct vigil_incident_emit emit = {push_incident_event, pl};
+
+	vigil_incidents_due(&pl->incidents, pl_now(pl), &emit);
+	vigil_pipeline_run(pl);
+}
+
+int vigil_pipeline_silence_add(struct vigil_pipeline *pl, const char *expr,
+			       vigil_time_ns start, vigil_time_ns end,
+			       const char *comment, const char *creator,
+			       uint64_t *id, char *why, size_t whylen)
+{
+	int rc = vigil_silences_add(&pl->silences, expr, start, end, comment,
+				    creator, pl_now(pl), id, why, whylen);
+
+	if (rc < 0)
+		return rc;
+	journal_silence(pl, vigil_silences_get(&pl->silences, *id));
+	vigil_pipeline_silences_changed(pl);
+	return 0;
+}
+
+int vigil_pipeline_silence_remove(struct vigil_pipeline *pl, uint64_t id)
+{
+	const struct vigil_silence *sil = vigil_silences_get(&pl->silences, id);
+	int from_ini;
+
+	if (!sil)
+		return -ENOENT;
+	from_ini = sil->name != NULL;
+	vigil_silences_remove(&pl->silences, id);
+	if (!from_ini)
+		journal_u64(pl, REC_SILENCE_RM, id);
+	vigil_pipeline_silences_changed(pl);
+	return 0;
+}
+
+void vigil_pipeline_push_event(struct vigil_pipeline *pl, struct vigil_ev *ev)
+{
+	push_event(pl, vigil_ev_ref(ev));
+	vigil_pipeline_run(pl);
+}
+
+/* ------------------------------------------------------- journal: replay */
+
+/* An event read back, waiting for the sinks named. */
+struct replayed {
+	uint64_t seq;
+	struct vigil_ev *ev;
+	char **sinks;
+	size_t n;
+};
+
+struct replay {
+	struct vigil_pipeline *pl;
+	struct replayed *v;
+	size_t n, cap;
+	size_t incidents, silences, bad;
+	uint64_t next_incident, next_silence;
+};
+
+static struct replayed *replayed_find(struct replay *rp, uint64_t seq)
+{
+	/* Events are appended in seq order: search from the newest. */
+	for (size_t i = rp->n; i-- > 0;)
+		if (rp->v[i].seq == seq)
+			return &rp->v[i];
+	return NULL;
+}
+
+static void replayed_free(struct replayed *e)
+{
+	vigil_ev_free(e->ev);
+	for (size_t i = 0; i < e->n; i++)
+		free(e->sinks[i]);
+	free(e->sinks);
+}
+
+static int replay_event(struct replay *rp, struct vigil_wire_reader *r)
+{
+	struct replayed e = {0};
+	struct vigil_event pub;
+	enum vigil_severity peak;
+	uint32_t n;
+
+	e.seq = vigil_wire_get_u64(r);
+	peak = (enum vigil_severity)vigil_wire_get_u32(r);
+	n = vigil_wire_get_u32(r);
+	if (r->err || n > 64)
+		return -EINVAL;
+	e.sinks = vigil_xcalloc(n ? n : 1, sizeof(*e.sinks));
+	for (uint32_t i = 0; i < n; i++) {
+		const char *name = vigil_wire_get_str(r);
+		if (!name)
+			break;
+		e.sinks[e.n++] = vigil_xstrdup(name);
+	}
+	if (r->err || e.n != n || vigil_wire_get_event(r, &pub) < 0) {
+		replayed_free(&e);
+		return -EINVAL;
+	}
+	e.ev = vigil_ev_copy(&pub, peak);
+	e.ev->seq = e.seq;
+	vigil_grow((void **)&rp->v, &rp->cap, rp->n + 1, sizeof(*rp->v));
+	rp->v[rp->n++] = e;
+	if (e.seq > rp->pl->ev_seq)
+		rp->pl->ev_seq = e.seq;
+	return 0;
+}
+
+static void replay_done(struct replay *rp, struct vigil_wire_reader *r)
+{
+	uint64_t seq = vigil_wire_get_u64(r);
+	const char *sink = vigil_wire_get_str(r);
+	struct replayed *e;
+
+	if (r->err || !sink || !(e = replayed_find(rp, seq)))
+		return;
+	for (size_t i = 0; i < e->n; i++) {
+		if (strcmp(e->sinks[i], sink) != 0)
+			continue;
+		free(e->sinks[i]);
+		e->sinks[i] = e->sinks[--e->n];
+		break;
+	}
+}
+
+static int replay_record(void *arg, uint8_t type, const void *data,
+			 size_t len)
+{
+	struct replay *rp = arg;
+	struct vigil_pipeline *pl = rp->pl;
+	struct vigil_wire_reader r;
+	int rc = 0;
+
+	vigil_journal_wire_reader(&r, data, len);
+	switch (type) {
+	case REC_INCIDENT: {
+		struct vigil_incident *inc = vigil_incident_decode(&r);
+		if (!inc) {
+			rc = -EINVAL;
+			break;
+		}
+		if (vigil_incidents_restore(&pl->incidents, inc) < 0) {
+			/* Another incident of its key is open: a record
+			 * older than it, so this one is out of date. */
+			vigil_incident_free(inc);
+		}
+		rp->incidents++;
+		break;
+	}
+	case REC_SILENCE: {
+		struct vigil_silence *sil = vigil_silence_decode(&r);
+		if (!sil) {
+			rc = -EINVAL;
+			break;
+		}
+		vigil_silences_restore(&pl->silences, sil);
+		rp->silences++;
+		break;
+	}
+	case REC_SILENCE_RM: {
+		uint64_t id = vigil_wire_get_u64(&r);
+		if (!r.err)
+			vigil_silences_remove(&pl->silences, id);
+		break;
+	}
+	case REC_EVENT:
+		rc = replay_event(rp, &r);
+		break;
+	case REC_DONE:
+		replay_done(rp, &r);
+		break;
+	case REC_IDS: {
+		uint64_t inc = vigil_wire_get_u64(&r);
+		uint64_t sil = vigil_wire_get_u64(&r);
+		uint64_t seq = vigil_wire_get_u64(&r);
+		if (r.err) {
+			rc = -EINVAL;
+			break;
+		}
+		vigil_incidents_seed(&pl->incidents, inc);
+		vigil_silences_seed(&pl->silences, sil);
+		if (seq > pl->ev_seq)
+			pl->ev_seq = seq;
+		break;
+	}
+	default:
+		rc = -EINVAL;
+		break;
+	}
+	vigil_wire_reader_free(&r);
+	if (rc < 0 && rp->bad++ == 0)
+		vigil_warn("journal: a record of type %u (%zu bytes) could not "
+			   "be read back; skipped (a newer vigild's, or a "
+			   "bug)",
+			   type, len);
+	/* A record not understood is skipped: the rest still counts. */
+	return 0;
+}
+
+static ssize_t sink_index(const struct vigil_pipeline *pl, const char *name)
+{
+	for (size_t k = 0; k < pl->n_sinks; k++)
+		if (strcmp(pl->sinks[k]->section, name) == 0)
+			return (ssize_t)k;
+	return -1;
+}
+
+/* Replayed events still owed to sinks go back in their queues. */
+static void requeue(struct replay *rp)
+{
+	struct vigil_pipeline *pl = rp->pl;
+	size_t queued = 0, lost = 0;
+
+	for (size_t i = 0; i < rp->n; i++) {
+		struct replayed *e = &rp->v[i];
+
+		for (size_t j = 0; j < e->n; j++) {
+			ssize_t k = sink_index(pl, e->sinks[j]);
+			if (k < 0 || pl->sinks[k]->fatal) {
+				if (lost++ == 0)
+					vigil_warn("journal: incident events "
+						   "for [%s], which is no "
+						   "longer configured, are "
+						   "given up",
+						   e->sinks[j]);
+				continue;
+			}
+			queue_push(pl, (size_t)k, e->ev);
+			pl->retry[k].held = 1;
+			queued++;
+		}
+		replayed_free(e);
+	}
+	free(rp->v);
+	rp->v = NULL;
+	rp->n = 0;
+	if (queued || lost)
+		vigil_notice("journal: %zu undelivered incident event(s) "
+			     "queued again for delivery%s",
+			     queued, lost ? ", some given up (above)" : "");
+}
+
+/* The sinks did not keep what they were told: take each as told of the
+ * open incidents it would have been told of. */
+static int adopt_one(void *user, struct vigil_incident *inc)
+{
+	struct vigil_pipeline *pl = user;
+	struct vigil_ev *ev = vigil_ev_new(inc, VIGIL_EVENT_OPENED,
+					   inc->severity, pl_now(pl));
+
+	for (size_t k = 0; k < pl->n_sinks; k++)
+		vigil_routing_adopt(&pl->routing[k], &ev->pub);
+	vigil_ev_free(ev);
+	return 0;
+}
+
+/* ---------------------------------------------------- journal: compaction */
+
+static int dump_incident(void *user, struct vigil_incident *inc)
+{
+	struct vigil_journal *j = user;
+	struct vigil_wire w;
+	int rc;
+
+	wbegin(&w);
+	vigil_incident_encode(inc, &w);
+	rc = vigil_journal_append_wire(j, REC_INCIDENT, &w);
+	vigil_wire_free(&w);
+	return rc;
+}
+
+struct pending {
+	uint64_t seq;
+	size_t k;
+	struct vigil_ev *ev;
+};
+
+static int pending_cmp(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 :
+	       x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* What is live: ids, incidents, silences from vigilctl, the events sinks
+ * still owe. */
+static int dump(void *arg, struct vigil_journal *j)
+{
+	struct vigil_pipeline *pl = arg;
+	struct pending *v = NULL;
+	size_t n = 0, cap = 0;
+	struct vigil_wire w;
+	int rc;
+
+	wbegin(&w);
+	vigil_wire_put_u64(&w, pl->incidents.next_id);
+	vigil_wire_put_u64(&w, pl->silences.next_id);
+	vigil_wire_put_u64(&w, pl->ev_seq);
+	rc = vigil_journal_append_wire(j, REC_IDS, &w);
+	vigil_wire_free(&w);
+	if (rc < 0)
+		return rc;
+	rc = vigil_incidents_foreach(&pl->incidents, 1, dump_incident, j);
+	for (size_t i = 0; rc >= 0 && i < pl->silences.n; i++) {
+		if (pl->silences.v[i]->name)
+			continue; /* the INI's: it says them again */
+		wbegin(&w);
+		vigil_silence_encode(pl->silences.v[i], &w);
+		rc = vigil_journal_append_wire(j, REC_SILENCE, &w);
+		vigil_wire_free(&w);
+	}
+	for (size_t k = 0; k < pl->n_sinks; k++) {
+		struct vigil_sink_queue *q = &pl->retry[k];
+		for (size_t i = 0; i < q->len; i++) {
+			struct vigil_ev *ev = q->ev[q->head + i];
+			if (!ev->seq)
+				ev->seq = ++pl->ev_seq;
+			vigil_grow((void **)&v, &cap, n + 1, sizeof(*v));
+			v[n++] = (struct pending){ev->seq, k, ev};
+		}
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), pending_cmp);
+	for (size_t i = 0; rc >= 0 && i < n;) {
+		size_t m = 0, ks[64];
+		struct vigil_ev *ev = v[i].ev;
+
+		while (i < n && v[i].seq == ev->seq) {
+			if (m < VIGIL_ARRAY_SIZE(ks))
+				ks[m++] = v[i].k;
+			i++;
+		}
+		wbegin(&w);
+		vigil_wire_put_u64(&w, ev->seq);
+		vigil_wire_put_u32(&w, (uint32_t)ev->peak);
+		vigil_wire_put_u32(&w, (uint32_t)m);
+		for (size_t x = 0; x < m; x++)
+			vigil_wire_put_str(&w, pl->sinks[ks[x]]->section);
+		vigil_wire_put_event(&w, &ev->pub);
+		rc = vigil_journal_append_wire(j, REC_EVENT, &w);
+		vigil_wire_free(&w);
+	}
+	free(v);
+	return rc < 0 ? rc : 0;
+}
+
+static void compact(struct vigil_pipeline *pl)
+{
+	struct vigil_journal_stats st;
+	int rc = vigil_journal_compact(pl->journal, dump, pl);
+
+	vigil_journal_stats(pl->journal, &st);
+	if (rc < 0)
+		vigil_warn("journal %s: compaction failed: %s; it goes on "
+			   "growing until the next one works",
+			   vigil_journal_path(pl->journal), strerror(-rc));
+	pl->journal_compacted = st.size;
+}
+
+int vigil_pipeline_journal_open(struct vigil_pipeline *pl, const char *path,
+				enum vigil_journal_sync sync,
+				vigil_time_ns sync_interval)
+{
+	struct vigil_journal_opts opts = {sync, sync_interval};
+	struct replay rp = {.pl = pl};
+	struct vigil_journal_stats st;
+	int rc;
+
+	/* `always` is a group commit, by vigil_pipeline_commit. */
+	if (sync == VIGIL_JOURNAL_SYNC_ALWAYS)
+		opts.sync = VIGIL_JOURNAL_SYNC_NEVER;
+	pl->journal_sync = sync;
+	rc = vigil_journal_open(&pl->journal, path, &opts, replay_record, &rp);
+	if (rc < 0) {
+		for (size_t i = 0; i < rp.n; i++)
+			replayed_free(&rp.v[i]);
+		free(rp.v);
+		return rc;
+	}
+	requeue(&rp);
+	vigil_incidents_foreach(&pl->incidents, 0, adopt_one, pl);
+	vigil_journal_stats(pl->journal, &st);
+	if (st.replayed)
+		vigil_notice("journal %s: %llu record(s) replayed: %zu open "
+			     "incident(s), %zu in history, %zu silence(s); "
+			     "next incident id %llu",
+			     path, (unsigned long long)st.replayed,
+			     pl->incidents.n_open, pl->incidents.n_history,
+			     pl->silences.n,
+			     (unsigned long long)pl->incidents.next_id);
+	compact(pl);
+	if (sync == VIGIL_JOURNAL_SYNC_ALWAYS)
+		vigil_journal_sync(pl->journal);
+	return 0;
+}
+
+static int collect_open(void *user, struct vigil_incident *inc)
+{
+	struct vigil_pipeline *pl = user;
+
+	pl->unconfirmed[pl->n_unconfirmed++] = inc->id;
+	return 0;
+}
+
+void vigil_pipeline_expect_confirmation(struct vigil_pipeline *pl,
+					vigil_time_ns grace)
+{
+	free(pl->unconfirmed);
+	pl->unconfirmed = NULL;
+	pl->n_unconfirmed = 0;
+	pl->confirm_by = 0;
+	if (!grace || !pl->incidents.n_open)
+		return;
+	pl->unconfirmed = vigil_xcalloc(pl->incidents.n_open,
+					sizeof(*pl->unconfirmed));
+	vigil_incidents_foreach(&pl->incidents, 0, collect_open, pl);
+	pl->confirm_by = pl_now(pl) + grace;
+}
+
+void vigil_pipeline_commit(struct vigil_pipeline *pl)
+{
+	struct vigil_journal_stats st;
+
+	if (!pl->journal)
+		return;
+	if (pl->journal_sync == VIGIL_JOURNAL_SYNC_ALWAYS)
+		vigil_journal_sync(pl->journal);
+	else
+		vigil_journal_tick(pl->journal, vigil_monotonic());
+	vigil_journal_stats(pl->journal, &st);
+	if (st.size >= JOURNAL_COMPACT_MIN &&
+	    st.size >= 4 * pl->journal_compacted)
+		compact(pl);
+}
+
+vigil_time_ns vigil_pipeline_commit_due(const struct vigil_pipeline *pl)
+{
+	return pl->journal ? vigil_journal_next_tick(pl->journal) : 0;
+}
+
+void vigil_pipeline_journal_close(struct vigil_pipeline *pl)
+{
+	if (!pl->journal)
+		return;
+	vigil_journal_sync(pl->journal);
+	vigil_journal_close(pl->journal);
+	pl->journal = NULL;
 }

@@ -17,8 +17,11 @@
 
 #include "incident.h"
 #include "instance.h"
+#include "journal.h"
 #include "remedy.h"
+#include "route.h"
 #include "series.h"
+#include "silence.h"
 
 struct vigil_qreading {
 	struct vigil_series *series;
@@ -78,7 +81,23 @@ struct vigil_pipeline {
 	struct vigil_sink_queue *retry; /* one per sink */
 
 	struct vigil_incidents incidents;
+	struct vigil_silences silences;
+	struct vigil_routing *routing; /* one per sink: what it was told */
 	struct vigil_remedy remedy; /* actions under way, by incident */
+
+	/* What must survive a restart (incidents, silences, events not yet
+	 * delivered), or NULL: nothing is kept. */
+	struct vigil_journal *journal;
+	enum vigil_journal_sync journal_sync; /* as configured */
+	uint64_t ev_seq;           /* of the last event journaled */
+	uint64_t journal_compacted; /* its size after the last compaction */
+	int journal_failed;         /* appends fail: said once */
+	/* Open incidents restored by the journal whose condition has not
+	 * been seen since (ids), and when they are resolved if it is not. */
+	uint64_t *unconfirmed;
+	size_t n_unconfirmed;
+	vigil_time_ns confirm_by;
+
 	struct vigil_pipeline_stats stats;
 
 	vigil_time_ns drop_warned; /* monotonic, of the last drop warning */
@@ -102,9 +121,10 @@ void vigil_pipeline_free(struct vigil_pipeline *pl);
 /* Moves everything queued through every stage. */
 void vigil_pipeline_run(struct vigil_pipeline *pl);
 
-/* Remediation due at the pipeline's clock: next attempts, and giving up
- * (escalation and remediation_failed). Returns when it is next due, on
- * that clock (wall time unless injected), or 0. */
+/* What the clock does, at the pipeline's clock: next remediation
+ * attempts and giving up (escalation and remediation_failed), repeats,
+ * the end of flapping, silences that start or end. Returns when it is
+ * next due, on that clock (wall time unless injected), or 0. */
 vigil_time_ns vigil_pipeline_tick(struct vigil_pipeline *pl);
 
 /* Calls flush on every started sink. */
@@ -120,6 +140,58 @@ size_t vigil_pipeline_undelivered(const struct vigil_pipeline *pl);
 /* Work still with workers or waiting for one that runs: calls queued or
  * in flight, events for running sinks. Shutdown waits for it to reach 0. */
 size_t vigil_pipeline_pending(const struct vigil_pipeline *pl);
+
+/* ------------------------------------------------ state kept (journal) */
+
+/*
+ * Opens the journal at `path` and replays it: incidents, silences, ids,
+ * and the events sinks had not taken, queued again for them (sinks are
+ * found by section; events for one no longer configured are given up,
+ * with a line). The sinks are taken as told of the open incidents, so
+ * their resolutions reach them. Then the journal is compacted. `sync`
+ * ALWAYS is a group commit: vigil_pipeline_commit syncs what a turn of
+ * the loop appended, before vigild waits again. Call after
+ * vigil_pipeline_init, before anything is processed. 0 or -errno.
+ */
+int vigil_pipeline_journal_open(struct vigil_pipeline *pl, const char *path,
+				enum vigil_journal_sync sync,
+				vigil_time_ns sync_interval);
+/* The open incidents restored so far must see their condition again
+ * within `grace` (pipeline clock), or they are resolved: a condition that
+ * cleared while vigild was down is not cleared again by a fresh rule.
+ * 0: they stay open until their rule clears them. */
+void vigil_pipeline_expect_confirmation(struct vigil_pipeline *pl,
+					vigil_time_ns grace);
+/* Makes what was journaled durable, per the policy; compacts when due.
+ * Call once per turn of the loop. */
+void vigil_pipeline_commit(struct vigil_pipeline *pl);
+/* When the journal wants a commit (a monotonic time), or 0. */
+vigil_time_ns vigil_pipeline_commit_due(const struct vigil_pipeline *pl);
+void vigil_pipeline_journal_close(struct vigil_pipeline *pl);
+
+/* ------------------------------------------------ operator requests */
+
+/* Acknowledges incident `id` (vigilctl ack): as vigil_incidents_ack,
+ * journaled, ACKNOWLEDGED sent. */
+int vigil_pipeline_ack(struct vigil_pipeline *pl, uint64_t id, const char *by,
+		       const char *comment, struct vigil_incident **out);
+/* Resolves incident `id` by hand: as vigil_incidents_resolve_manual. */
+int vigil_pipeline_resolve(struct vigil_pipeline *pl, uint64_t id);
+/* Adds a silence (vigilctl silence add), journaled: as
+ * vigil_silences_add. */
+int vigil_pipeline_silence_add(struct vigil_pipeline *pl, const char *expr,
+			       vigil_time_ns start, vigil_time_ns end,
+			       const char *comment, const char *creator,
+			       uint64_t *id, char *why, size_t whylen);
+/* Removes silence `id`: 0 or -ENOENT. */
+int vigil_pipeline_silence_remove(struct vigil_pipeline *pl, uint64_t id);
+/* Silences changed outside the two above (INI ones): incidents look
+ * again. */
+void vigil_pipeline_silences_changed(struct vigil_pipeline *pl);
+
+/* Sends an event made by the core without an incident (health) to the
+ * sinks that take it; takes a reference. */
+void vigil_pipeline_push_event(struct vigil_pipeline *pl, struct vigil_ev *ev);
 
 /* Queues a condition built by the core itself (e.g. plugin_failed). */
 void vigil_pipeline_push_condition(struct vigil_pipeline *pl,

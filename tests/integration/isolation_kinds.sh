@@ -31,6 +31,11 @@ WITNESS=$TEST_DIR/witness.jsonl
 FLAKY=$TEST_DIR/flaky.txt
 
 cat >"$TEST_DIR/vigil.ini" <<EOF
+# The sequence cycles every few hundred ms: flapping, by design, would
+# pause its notifications; this test is about delivery.
+[incidents]
+flap_window = 0
+
 [daemon]
 flush_interval = 100ms
 

@@ -70,6 +70,11 @@ export REAL_VIGILD NOTIFY_SOCKET="$SOCK" WATCHDOG_USEC=200000
 
 LATE_DIR=$TEST_DIR/late
 cat >"$TEST_DIR/vigil.ini" <<EOF
+# The sequence cycles every few hundred ms: flapping, by design, would
+# pause its notifications; this test is about delivery.
+[incidents]
+flap_window = 0
+
 [daemon]
 flush_interval = 100ms
 

@@ -25,6 +25,11 @@ LATE_DIR=$TEST_DIR/late
 LATE=$LATE_DIR/events.jsonl
 
 cat >"$TEST_DIR/vigil.ini" <<EOF
+# The sequence cycles every few hundred ms: flapping, by design, would
+# pause its notifications; this test is about delivery.
+[incidents]
+flap_window = 0
+
 [daemon]
 flush_interval = 100ms
 

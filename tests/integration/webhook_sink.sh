@@ -114,6 +114,11 @@ note "bad url and header refused by --check-config"
 
 # --- the run
 cat >"$TEST_DIR/vigil.ini" <<EOF
+# The sequence cycles every few hundred ms: flapping, by design, would
+# pause its notifications; this test is about delivery.
+[incidents]
+flap_window = 0
+
 [daemon]
 flush_interval = 100ms
 

@@ -135,6 +135,7 @@ START_TEST(unknown_section_kind)
 			       "[cpu]\n"),
 			  2);
 	expect_error(1, "unknown section [widget.x]; expected [daemon], "
+			"[incidents], [health], [silence.NAME], "
 			"[sensor.NAME], [rule.NAME], [action.NAME] or "
 			"[sink.NAME]");
 	expect_error(3, "unknown section [cpu]");
