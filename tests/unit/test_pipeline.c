@@ -9,8 +9,10 @@
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "incident.h"
 #include "instance.h"
@@ -1006,6 +1008,7 @@ START_TEST(remediation_attempts_verify_and_give_up)
 
 	vigil_pipeline_free(&pl);
 	vigil_selector_free(&fix.inst.on);
+	vigil_selector_free(&cap.inst.match);
 }
 END_TEST
 
@@ -1037,6 +1040,189 @@ START_TEST(remediation_ends_on_resolution)
 
 	vigil_pipeline_free(&pl);
 	vigil_selector_free(&fix.inst.on);
+}
+END_TEST
+
+/* A silence keeps notifications from the sinks, not the incident from
+ * being recorded; what it does not match is sent as usual. */
+START_TEST(silence_records_but_does_not_notify)
+{
+	struct vigil_pipeline pl;
+	struct capsink cap;
+	struct vigil_instance *sinks[] = {&cap.inst};
+	struct vigil_incident *inc;
+	char why[256];
+	uint64_t id;
+
+	capsink_init(&cap, "cap", &capsink_desc, NULL);
+	vigil_pipeline_init(&pl, 16, NULL, 0, sinks, 1, NULL, 0);
+	pl.clock = fake_clock;
+	ck_assert_int_eq(vigil_pipeline_silence_add(&pl, "key=disk*", 0,
+						    fake_now + 3600 * VIGIL_SEC,
+						    "maintenance", "test", &id,
+						    why, sizeof(why)),
+			 0);
+	push(&pl, "disk_full", 1, VIGIL_SEV_CRITICAL);
+	push(&pl, "cpu_hot", 1, VIGIL_SEV_WARNING);
+	vigil_pipeline_run(&pl);
+
+	inc = vigil_incidents_find(&pl.incidents, "disk_full");
+	ck_assert_ptr_nonnull(inc);
+	ck_assert_int_eq(inc->silenced, 1);
+	ck_assert_uint_eq(cap.n, 1);
+	ck_assert_str_eq(cap.ev[0].key, "cpu_hot");
+
+	/* Gone: an unknown id is refused. */
+	ck_assert_int_eq(vigil_pipeline_silence_remove(&pl, id), 0);
+	ck_assert_int_eq(vigil_pipeline_silence_remove(&pl, id), -ENOENT);
+	vigil_pipeline_free(&pl);
+	vigil_selector_free(&cap.inst.match);
+}
+END_TEST
+
+/* Within a sink's dedupe window the same (key, severity) is notified
+ * once: reminders (repeat_interval 1m) reach a sink with dedupe 5m every
+ * 5 minutes, one without dedupe every minute. */
+START_TEST(dedupe_window_per_sink)
+{
+	struct vigil_pipeline pl;
+	struct capsink dd, all;
+	struct vigil_instance *sinks[] = {&dd.inst, &all.inst};
+	struct vigil_incident_policy pol;
+	size_t rep_dd = 0, rep_all = 0;
+
+	capsink_init(&dd, "dd", &capsink_desc, NULL);
+	capsink_init(&all, "all", &capsink_desc, NULL);
+	dd.inst.dedupe = 300 * VIGIL_SEC;
+	vigil_pipeline_init(&pl, 16, NULL, 0, sinks, 2, NULL, 0);
+	pl.clock = fake_clock;
+	vigil_incident_policy_default(&pol);
+	pol.repeat_interval = 60 * VIGIL_SEC;
+	vigil_incidents_set_policy(&pl.incidents, &pol);
+
+	push(&pl, "a", 1, VIGIL_SEV_WARNING);
+	vigil_pipeline_run(&pl);
+	for (int m = 0; m < 10; m++) {
+		fake_now += 60 * VIGIL_SEC;
+		vigil_pipeline_tick(&pl);
+	}
+	for (size_t i = 0; i < dd.n; i++)
+		rep_dd += dd.ev[i].type == VIGIL_EVENT_REPEAT;
+	for (size_t i = 0; i < all.n; i++)
+		rep_all += all.ev[i].type == VIGIL_EVENT_REPEAT;
+	ck_assert_uint_eq(rep_all, 10);
+	ck_assert_uint_eq(rep_dd, 2);
+
+	/* Resolved, then open again at once: news for both. */
+	push(&pl, "a", 0, VIGIL_SEV_INFO);
+	push(&pl, "a", 1, VIGIL_SEV_WARNING);
+	vigil_pipeline_run(&pl);
+	ck_assert_uint_eq(dd.ev[dd.n - 1].type, VIGIL_EVENT_OPENED);
+	ck_assert_uint_eq(dd.ev[dd.n - 2].type, VIGIL_EVENT_RESOLVED);
+
+	vigil_pipeline_free(&pl);
+	vigil_selector_free(&dd.inst.match);
+	vigil_selector_free(&all.inst.match);
+}
+END_TEST
+
+/* What the journal keeps comes back: open incidents with their ids and
+ * acknowledgement, silences, and the events a sink had not taken, in
+ * order; ids go on from where they were. */
+START_TEST(journal_round_trip)
+{
+	char dir[] = "/tmp/vigil-test-pipeline-XXXXXX", path[128];
+	struct vigil_pipeline pl;
+	struct capsink down, up;
+	struct vigil_instance *sinks[] = {&down.inst, &up.inst};
+	struct vigil_incident *a, *b;
+	uint64_t id_a, id_b, sil;
+	char why[256];
+	size_t sent_up;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/journal", dir);
+	capsink_init(&down, "down", &capsink_desc, NULL);
+	capsink_init(&up, "up", &capsink_desc, NULL);
+	down.fail = -1;
+	vigil_pipeline_init(&pl, 16, NULL, 0, sinks, 2, NULL, 0);
+	pl.clock = fake_clock;
+	ck_assert_int_eq(vigil_pipeline_journal_open(
+				 &pl, path, VIGIL_JOURNAL_SYNC_ALWAYS, 0),
+			 0);
+	push(&pl, "a", 1, VIGIL_SEV_WARNING);
+	push(&pl, "b", 1, VIGIL_SEV_CRITICAL);
+	push(&pl, "c", 1, VIGIL_SEV_WARNING);
+	push(&pl, "c", 0, VIGIL_SEV_INFO);
+	vigil_pipeline_run(&pl);
+	id_a = vigil_incidents_find(&pl.incidents, "a")->id;
+	id_b = vigil_incidents_find(&pl.incidents, "b")->id;
+	ck_assert_int_eq(vigil_pipeline_ack(&pl, id_a, "ops", "on it", NULL),
+			 0);
+	ck_assert_int_eq(vigil_pipeline_silence_add(
+				 &pl, "type=x", 0, fake_now + 3600 * VIGIL_SEC,
+				 NULL, NULL, &sil, why, sizeof(why)),
+			 0);
+	vigil_pipeline_commit(&pl);
+	sent_up = up.n;
+	ck_assert_uint_eq(sent_up, 5); /* a, b, c, c resolved, a acked */
+	ck_assert_uint_eq(vigil_pipeline_undelivered(&pl), 5);
+	/* Committed: the file is what a kill -9 would leave. */
+	vigil_pipeline_free(&pl);
+	vigil_selector_free(&down.inst.match);
+	vigil_selector_free(&up.inst.match);
+
+	capsink_init(&down, "down", &capsink_desc, NULL);
+	capsink_init(&up, "up", &capsink_desc, NULL);
+	vigil_pipeline_init(&pl, 16, NULL, 0, sinks, 2, NULL, 0);
+	pl.clock = fake_clock;
+	ck_assert_int_eq(vigil_pipeline_journal_open(
+				 &pl, path, VIGIL_JOURNAL_SYNC_ALWAYS, 0),
+			 0);
+	a = vigil_incidents_find(&pl.incidents, "a");
+	b = vigil_incidents_find(&pl.incidents, "b");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(a->id, id_a);
+	ck_assert_uint_eq(b->id, id_b);
+	ck_assert_int_eq(a->status, VIGIL_STATUS_ACKNOWLEDGED);
+	ck_assert_str_eq(a->comment, "on it");
+	ck_assert_ptr_null(vigil_incidents_find(&pl.incidents, "c"));
+	ck_assert_ptr_nonnull(vigil_silences_get(&pl.silences, sil));
+
+	/* The five events down never took, in order; up owes nothing. */
+	vigil_pipeline_retry(&pl, 0);
+	ck_assert_uint_eq(down.n, 5);
+	ck_assert_uint_eq(up.n, 0);
+	ck_assert_uint_eq(down.ev[0].type, VIGIL_EVENT_OPENED);
+	ck_assert_str_eq(down.ev[0].key, "a");
+	ck_assert_str_eq(down.ev[2].key, "c");
+	ck_assert_uint_eq(down.ev[3].type, VIGIL_EVENT_RESOLVED);
+	ck_assert_uint_eq(down.ev[4].type, VIGIL_EVENT_ACKNOWLEDGED);
+
+	/* A new incident gets a new id. */
+	push(&pl, "d", 1, VIGIL_SEV_WARNING);
+	vigil_pipeline_run(&pl);
+	ck_assert_uint_gt(vigil_incidents_find(&pl.incidents, "d")->id,
+			  id_b);
+	vigil_pipeline_free(&pl);
+	vigil_selector_free(&down.inst.match);
+	vigil_selector_free(&up.inst.match);
+
+	/* Delivered since: nothing is owed any more. */
+	capsink_init(&down, "down", &capsink_desc, NULL);
+	capsink_init(&up, "up", &capsink_desc, NULL);
+	vigil_pipeline_init(&pl, 16, NULL, 0, sinks, 2, NULL, 0);
+	ck_assert_int_eq(vigil_pipeline_journal_open(
+				 &pl, path, VIGIL_JOURNAL_SYNC_NEVER, 0),
+			 0);
+	ck_assert_uint_eq(vigil_pipeline_undelivered(&pl), 0);
+	ck_assert_uint_eq(pl.incidents.n_open, 3);
+	vigil_pipeline_free(&pl);
+	vigil_selector_free(&down.inst.match);
+	vigil_selector_free(&up.inst.match);
+	unlink(path);
+	rmdir(dir);
 }
 END_TEST
 
@@ -1247,6 +1433,9 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, actions_selected_by_on_and_severity);
 	tcase_add_test(tc, remediation_attempts_verify_and_give_up);
 	tcase_add_test(tc, remediation_ends_on_resolution);
+	tcase_add_test(tc, silence_records_but_does_not_notify);
+	tcase_add_test(tc, dedupe_window_per_sink);
+	tcase_add_test(tc, journal_round_trip);
 	tcase_add_test(tc, retry_keeps_order_and_redelivers);
 	tcase_add_test(tc, retry_partial_then_rest);
 	tcase_add_test(tc, retry_waits_for_a_stopped_sink);
