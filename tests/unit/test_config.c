@@ -128,6 +128,59 @@ START_TEST(valid_configuration)
 }
 END_TEST
 
+/* [incidents] and [silence.NAME]: checked like any section, each
+ * problem at its line. */
+START_TEST(incidents_and_silences)
+{
+	ck_assert_uint_eq(load("[incidents]\n"
+			       "flap_window = 40\n"
+			       "repeat_interval = 10\n"
+			       "[silence.a]\n"
+			       "match = key\n"
+			       "duration = 1h\n"
+			       "[silence.b]\n"
+			       "match = key=x\n"
+			       "colour = red\n"
+			       "[silence.c]\n"
+			       "match = key=x\n"
+			       "[silence.d]\n"
+			       "match = {mount=/boot}\n"
+			       "end = yesterday\n" SYN),
+			  6);
+	expect_error(2, "[incidents] flap_window = '40': out of range");
+	expect_error(3, "[incidents] repeat_interval = '10'");
+	expect_error(5, "[silence.a] match = 'key': 'key' is not a term");
+	expect_error(9, "[silence.b] unknown key 'colour'");
+	expect_error(10, "[silence.c] a silence needs either end");
+	expect_error(14, "[silence.d] end = 'yesterday'");
+}
+END_TEST
+
+START_TEST(incidents_policy_checked)
+{
+	ck_assert_uint_eq(load("[incidents]\n"
+			       "flap_low = 50\n"
+			       "flap_high = 40\n" SYN),
+			  1);
+	expect_error(1, "[incidents] flap thresholds low 50 and high 40");
+}
+END_TEST
+
+START_TEST(incidents_and_silence_valid)
+{
+	ck_assert_uint_eq(load("[incidents]\n"
+			       "history_max = 5\n"
+			       "flap_window = 0\n"
+			       "[silence.ok]\n"
+			       "match = key=disk* {mount=/}\n"
+			       "duration = 2h\n"
+			       "comment = maintenance\n" SYN),
+			  0);
+	ck_assert_uint_eq(d.policy.history_max, 5);
+	ck_assert_uint_eq(d.ini_silences.n, 1);
+}
+END_TEST
+
 START_TEST(unknown_section_kind)
 {
 	ck_assert_uint_eq(load("[widget.x]\n"
@@ -471,6 +524,9 @@ static Suite *config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, valid_configuration);
 	tcase_add_test(tc, unknown_section_kind);
+	tcase_add_test(tc, incidents_and_silences);
+	tcase_add_test(tc, incidents_policy_checked);
+	tcase_add_test(tc, incidents_and_silence_valid);
 	tcase_add_test(tc, bad_instance_name);
 	suite_add_tcase(s, tc);
 
