@@ -40,6 +40,10 @@ const struct vigil_option vigil_health_options[] = {
 	 0},
 	{"network_required", VIGIL_OPT_BOOL, "yes", 0, 0, NULL,
 	 "no network interface up with carrier degrades the report", 0},
+	{"root", VIGIL_OPT_STRING, "/", 0, 0, NULL,
+	 "directory the report's files are read below (a fixture tree in "
+	 "tests; disk_paths too)",
+	 0},
 	END,
 };
 
@@ -974,6 +978,7 @@ size_t vigil_health_config(const struct vigil_conf *conf,
 	cfg->enabled = 1;
 	cfg->interval = 300 * VIGIL_SEC;
 	cfg->policy = def;
+	cfg->root = vigil_xstrdup("/");
 	if (!sec)
 		sec = &none;
 	/* A key in error has no slot: its default stays. */
@@ -995,6 +1000,17 @@ size_t vigil_health_config(const struct vigil_conf *conf,
 		cfg->policy.undelivered_max = (uint64_t)s->v.i;
 	if ((s = vigil_optslot_find(slots, n, "network_required")))
 		cfg->policy.network_required = (int)s->v.i;
+	if ((s = vigil_optslot_find(slots, n, "root")) && s->value &&
+	    s->value[0] != '/') {
+		vigil_diag_add(d, "%s:%d: [%s] root = '%s': expected an "
+			       "absolute path like /",
+			       conf->path, s->line ? s->line : sec->line,
+			       sec->name, s->value);
+		errors++;
+	} else if (s && s->value) {
+		free(cfg->root);
+		cfg->root = vigil_xstrdup(s->value);
+	}
 	vigil_optslots_free(slots, n);
 	return errors;
 }
@@ -1004,5 +1020,6 @@ void vigil_health_config_free(struct vigil_health_config *cfg)
 	for (size_t i = 0; i < cfg->n_disk_paths; i++)
 		free(cfg->disk_paths[i]);
 	free(cfg->disk_paths);
+	free(cfg->root);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -23,8 +23,8 @@
  *   plugins         the instances the caller lists, with their state and,
  *                   for sinks, their undelivered events
  *
- * Every file is read below `root` ("/" in vigild; tests point it at a
- * fixture tree). A source that is missing or garbled leaves its value
+ * Every file is read below `root` ("/" in vigild unless [health] root
+ * says otherwise; tests point it at a fixture tree). A source that is missing or garbled leaves its value
  * unknown, which is never a reason to degrade: a board without thermal
  * zones is not overheating.
  */
@@ -194,6 +194,7 @@ void vigil_health_disk_from_statvfs(struct vigil_health_disk *d,
  *   temp_max = 80
  *   undelivered_max = 100
  *   network_required = yes
+ *   root = /
  */
 extern const struct vigil_option vigil_health_options[];
 
@@ -203,6 +204,7 @@ struct vigil_health_config {
 	char **disk_paths;
 	size_t n_disk_paths;
 	struct vigil_health_policy policy;
+	char *root; /* "/" unless a test points it at a fixture tree */
 };
 
 /* Checks section `sec` (NULL: none, all defaults) of `conf` against

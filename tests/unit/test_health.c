@@ -921,6 +921,7 @@ START_TEST(config_defaults)
 	ck_assert_uint_eq(cfg.policy.undelivered_max, defaults.undelivered_max);
 	ck_assert_int_eq(cfg.policy.network_required,
 			 defaults.network_required);
+	ck_assert_str_eq(cfg.root, "/");
 	unconfigure();
 
 	/* An empty [health] too. */
@@ -940,7 +941,8 @@ START_TEST(config_set)
 				    "mem_available_min = 5\n"
 				    "temp_max = 70\n"
 				    "undelivered_max = 0\n"
-				    "network_required = no\n"),
+				    "network_required = no\n"
+				    "root = /srv/fixture\n"),
 			  0);
 	ck_assert_int_eq(cfg.enabled, 0);
 	ck_assert_int_eq(cfg.interval, 60 * VIGIL_SEC);
@@ -953,6 +955,7 @@ START_TEST(config_set)
 	ck_assert_double_eq(cfg.policy.temp_max, 70);
 	ck_assert_uint_eq(cfg.policy.undelivered_max, 0);
 	ck_assert_int_eq(cfg.policy.network_required, 0);
+	ck_assert_str_eq(cfg.root, "/srv/fixture");
 	unconfigure();
 
 	/* `disk_paths =`: no disk checked. */
@@ -969,8 +972,9 @@ START_TEST(config_errors)
 				    "disk_paths = data /data /data\n"
 				    "temp_max = 500\n"
 				    "interval = 1s\n"
-				    "enabled = maybe\n"),
-			  6);
+				    "enabled = maybe\n"
+				    "root = fixture\n"),
+			  7);
 	ck_assert_diag(&diag, "t.ini:2: [health] unknown key 'intervall'",
 		       "did you mean 'interval'?", NULL);
 	ck_assert_diag(&diag, "t.ini:3: [health] disk_paths = 'data /data "
@@ -983,12 +987,15 @@ START_TEST(config_errors)
 		       "out of range", NULL);
 	ck_assert_diag(&diag, "t.ini:6: [health] enabled = 'maybe'", NULL,
 		       NULL);
+	ck_assert_diag(&diag, "t.ini:7: [health] root = 'fixture'",
+		       "expected an absolute path", NULL);
 	/* What was valid is kept; what was not keeps its default. */
 	ck_assert_uint_eq(cfg.n_disk_paths, 1);
 	ck_assert_str_eq(cfg.disk_paths[0], "/data");
 	ck_assert_double_eq(cfg.policy.temp_max, 80);
 	ck_assert_int_eq(cfg.interval, 300 * VIGIL_SEC);
 	ck_assert_int_eq(cfg.enabled, 1);
+	ck_assert_str_eq(cfg.root, "/");
 	unconfigure();
 }
 END_TEST
