@@ -123,6 +123,7 @@ static const char *const code_names[] = {
 	[VIGIL_CONTROL_PERMISSION_DENIED] = "permission_denied",
 	[VIGIL_CONTROL_BUSY] = "busy",
 	[VIGIL_CONTROL_TIMEOUT] = "timeout",
+	[VIGIL_CONTROL_NOT_SUPPORTED] = "not_supported",
 };
 
 const char *vigil_control_code_name(enum vigil_control_code c)

@@ -53,7 +53,7 @@
 #define VIGIL_CONTROL_MAX_ARGS 32
 
 /* Error codes, as replies spell them ("code"). A handler returns one of
- * the first four; the others are the server's own. */
+ * the first four or NOT_SUPPORTED; the others are the server's own. */
 enum vigil_control_code {
 	VIGIL_CONTROL_OK = 0,
 	VIGIL_CONTROL_BAD_REQUEST = 1,       /* "bad_request" */
@@ -66,6 +66,9 @@ enum vigil_control_code {
 	VIGIL_CONTROL_PERMISSION_DENIED = 8, /* "permission_denied" */
 	VIGIL_CONTROL_BUSY = 9,              /* "busy": no free slot */
 	VIGIL_CONTROL_TIMEOUT = 10,          /* "timeout": idle too long */
+	VIGIL_CONTROL_NOT_SUPPORTED = 11,    /* "not_supported": a command
+					      * this vigild knows of but
+					      * cannot do yet (reload) */
 };
 
 const char *vigil_control_code_name(enum vigil_control_code c);

@@ -249,19 +249,12 @@ void vigil_json_incident(yajl_gen g, const struct vigil_incident *inc,
 	vigil_json_ktime(g, "resolved", inc->resolved);
 	vigil_json_ku64(g, "occurrences", inc->occurrences);
 	vigil_json_ku64(g, "action_count", inc->n_actions);
-	/*
-	 * TODO(incident lifecycle): the fields being added to struct
-	 * vigil_incident go here, with these names and types (documented in
-	 * docs/control-protocol.md; vigilctl already shows them when
-	 * present):
-	 *
-	 *   vigil_json_ku64(g, "escalation", inc->escalation);
-	 *   vigil_json_kbool(g, "flapping", inc->flapping);
-	 *   vigil_json_kbool(g, "silenced", inc->silenced);
-	 *   vigil_json_ktime(g, "acked", inc->acked);         (0: null)
-	 *   vigil_json_kstr(g, "acked_by", inc->acked_by);    (NULL: null)
-	 *   vigil_json_kstr(g, "comment", inc->comment);      (NULL: null)
-	 */
+	vigil_json_ku64(g, "escalation", inc->escalation);
+	vigil_json_kbool(g, "flapping", inc->flapping);
+	vigil_json_kbool(g, "silenced", inc->silenced);
+	vigil_json_ktime(g, "acked", inc->acked);
+	vigil_json_kstr(g, "acked_by", inc->acked_by);
+	vigil_json_kstr(g, "comment", inc->comment);
 	if (with_actions) {
 		vigil_json_key(g, "actions");
 		yajl_gen_array_open(g);
@@ -279,42 +272,49 @@ static int by_id(const void *a, const void *b)
 	return (*x)->id < (*y)->id ? -1 : (*x)->id > (*y)->id;
 }
 
+struct collect {
+	const struct vigil_incident **v;
+	size_t n, cap;
+};
+
+static int collect_one(void *user, struct vigil_incident *inc)
+{
+	struct collect *c = user;
+
+	vigil_grow((void **)&c->v, &c->cap, c->n + 1, sizeof(*c->v));
+	c->v[c->n++] = inc;
+	return 0;
+}
+
 void vigil_json_incident_list(yajl_gen g, const struct vigil_incidents *im,
 			      int all)
 {
-	const struct vigil_incident **v;
-	size_t n = 0;
+	struct collect c = {0};
 
-	v = vigil_xcalloc(im->n_open + (all ? im->n_history : 0) + 1,
-			  sizeof(*v));
-	for (size_t b = 0; b < im->n_buckets; b++)
-		for (const struct vigil_incident *inc = im->buckets[b]; inc;
-		     inc = inc->next)
-			if (n < im->n_open)
-				v[n++] = inc;
-	for (size_t i = 0; all && i < im->n_history; i++)
-		v[n++] = im->history[i];
-	qsort(v, n, sizeof(*v), by_id);
+	/* Open ones by id, then history by resolution: one order, by id. */
+	vigil_incidents_foreach(im, all, collect_one, &c);
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), by_id);
 	vigil_json_key(g, "incidents");
 	yajl_gen_array_open(g);
-	for (size_t i = 0; i < n; i++)
-		vigil_json_incident(g, v[i], 0);
+	for (size_t i = 0; i < c.n; i++)
+		vigil_json_incident(g, c.v[i], 0);
 	yajl_gen_array_close(g);
-	free(v);
+	free(c.v);
 }
 
-struct vigil_incident *
-vigil_json_incident_find(const struct vigil_incidents *im, uint64_t id)
+void vigil_json_silence(yajl_gen g, const struct vigil_silence *s)
 {
-	for (size_t b = 0; b < im->n_buckets; b++)
-		for (struct vigil_incident *inc = im->buckets[b]; inc;
-		     inc = inc->next)
-			if (inc->id == id)
-				return inc;
-	for (size_t i = 0; i < im->n_history; i++)
-		if (im->history[i]->id == id)
-			return im->history[i];
-	return NULL;
+	yajl_gen_map_open(g);
+	vigil_json_ku64(g, "id", s->id);
+	vigil_json_kstr(g, "match", s->expr);
+	vigil_json_ktime(g, "start", s->start);
+	vigil_json_ktime(g, "end", s->end);
+	vigil_json_kstr(g, "comment", s->comment);
+	vigil_json_kstr(g, "created_by", s->creator);
+	vigil_json_ktime(g, "created", s->created);
+	vigil_json_kstr(g, "name", s->name);
+	yajl_gen_map_close(g);
 }
 
 void vigil_json_plugin(yajl_gen g, const struct vigil_json_plugin *p)
@@ -325,6 +325,8 @@ void vigil_json_plugin(yajl_gen g, const struct vigil_json_plugin *p)
 	vigil_json_kstr(g, "kind", p->kind);
 	vigil_json_kstr(g, "state", p->state);
 	vigil_json_ku64(g, "restarts", p->restarts);
+	vigil_json_ku64(g, "calls", p->calls);
+	vigil_json_ku64(g, "errors", p->errors);
 	vigil_json_kstr(g, "last_exit", p->last_exit);
 	vigil_json_kstr(g, "isolation", p->isolation);
 	yajl_gen_map_close(g);

@@ -28,6 +28,7 @@
 #include <vigil/plugin.h>
 
 #include "incident.h"
+#include "silence.h"
 
 void vigil_json_key(yajl_gen g, const char *key);
 void vigil_json_str(yajl_gen g, const char *s); /* NULL: null */
@@ -53,7 +54,8 @@ void vigil_json_action(yajl_gen g, const struct vigil_action_rec *a);
 
 /*
  * {"id","key","type","severity","peak","status","message","value",
- *  "labels","created","updated","resolved","occurrences","action_count"}
+ *  "labels","created","updated","resolved","occurrences","action_count",
+ *  "escalation","flapping","silenced","acked","acked_by","comment"}
  * and, with `with_actions`, "actions":[...] (show, ack, resolve).
  */
 void vigil_json_incident(yajl_gen g, const struct vigil_incident *inc,
@@ -64,10 +66,10 @@ void vigil_json_incident(yajl_gen g, const struct vigil_incident *inc,
 void vigil_json_incident_list(yajl_gen g, const struct vigil_incidents *im,
 			      int all);
 
-/* The incident with id `id`, open or in history; NULL if there is none
- * (for show, ack and resolve; the incident manager has no index by id). */
-struct vigil_incident *
-vigil_json_incident_find(const struct vigil_incidents *im, uint64_t id);
+/* {"id","match","start","end","comment","created_by","created","name"}:
+ * one silence (silence.add, silence.list); "name" is that of its
+ * [silence.NAME] section, null for one added by vigilctl. */
+void vigil_json_silence(yajl_gen g, const struct vigil_silence *s);
 
 /* One entry of status's "plugins", from what the daemon knows. */
 struct vigil_json_plugin {
@@ -78,6 +80,7 @@ struct vigil_json_plugin {
 	uint64_t restarts;
 	const char *last_exit; /* why its worker last died; NULL: never */
 	const char *isolation; /* "process" or "none" */
+	uint64_t calls, errors; /* plugin calls made, and those that failed */
 };
 void vigil_json_plugin(yajl_gen g, const struct vigil_json_plugin *p);
 

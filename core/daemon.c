@@ -19,7 +19,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "daemon.h"
+#include "daemon_ctl.h"
 #include "log.h"
 #include "notify.h"
 #include "selfmon.h"
@@ -185,6 +187,8 @@ size_t vigil_daemon_load(struct vigil_daemon *d,
 	d->journal_sync_interval = s ? s->v.i : VIGIL_SEC;
 	vigil_silences_init(&d->ini_silences);
 	load_incidents(d, vigil_conf_section(&d->conf, "incidents"), errors);
+	/* control_socket, control_group and [health]. */
+	vigil_daemon_ctl_load(d, errors);
 
 	for (size_t i = 0; i < d->conf.n; i++) {
 		const struct vigil_conf_section *sec = &d->conf.sections[i];
@@ -194,7 +198,7 @@ size_t vigil_daemon_load(struct vigil_daemon *d,
 		    strcmp(sec->name, "incidents") == 0)
 			continue;
 		if (strcmp(sec->name, "health") == 0)
-			continue; /* health_load */
+			continue; /* vigil_daemon_ctl_load read it */
 		if (strncmp(sec->name, "silence.", 8) == 0) {
 			load_silence(d, sec, errors, warnings);
 			continue;
@@ -430,6 +434,8 @@ static vigil_time_ns tick(struct vigil_daemon *d, vigil_time_ns now,
 	}
 	next = sooner(d->next_pl_tick, next);
 	next = sooner(vigil_pipeline_commit_due(&d->pl), next);
+	/* Idle control clients; the health report. */
+	next = sooner(vigil_daemon_ctl_tick(d, now), next);
 	/* The systemd watchdog is fed here and nowhere else: when the loop
 	 * reaches the keep-alive deadline, after the work due before it. A
 	 * plugin call that never returns stops the keep-alives, and systemd
@@ -661,6 +667,8 @@ static void drain(struct vigil_daemon *d)
 				uint64_t x;
 				if (read(d->timerfd, &x, sizeof(x)) < 0)
 					(void)0;
+			} else if (d->ctl && evs[i].data.ptr == d->ctl) {
+				vigil_control_dispatch(d->ctl);
 			} else {
 				vigil_worker_io(evs[i].data.ptr, &d->wenv,
 						evs[i].events,
@@ -734,6 +742,11 @@ int vigil_daemon_run(struct vigil_daemon *d)
 		vigil_err("cannot set up the event loop: %s", strerror(-rc));
 		return rc;
 	}
+	/* An explicit control_socket in use by another vigild stops this
+	 * one here; the default one only warns. */
+	rc = vigil_daemon_ctl_open(d);
+	if (rc < 0)
+		return rc;
 	vigil_pipeline_init(&d->pl, q ? (size_t)q->v.i : 65536,
 			    d->by_kind[VIGIL_KIND_RULE], d->n_kind[VIGIL_KIND_RULE],
 			    d->by_kind[VIGIL_KIND_SINK], d->n_kind[VIGIL_KIND_SINK],
@@ -779,6 +792,8 @@ int vigil_daemon_run(struct vigil_daemon *d)
 				     d->n_all, d->n_disabled);
 			notify_status(d, running, 1); /* READY=1 */
 			d->ready = 1;
+			/* The first health report, at once. */
+			next = sooner(vigil_daemon_ctl_tick(d, now), next);
 		}
 		/* An init retried by tick() changes it. */
 		running = count_running(d);
@@ -800,6 +815,8 @@ int vigil_daemon_run(struct vigil_daemon *d)
 				    errno != EAGAIN)
 					vigil_warn("timerfd: %s",
 						   strerror(errno));
+			} else if (d->ctl && evs[i].data.ptr == d->ctl) {
+				vigil_control_dispatch(d->ctl);
 			} else {
 				vigil_worker_io(evs[i].data.ptr, &d->wenv,
 						evs[i].events, vigil_monotonic());
@@ -840,6 +857,9 @@ int vigil_daemon_run(struct vigil_daemon *d)
 		     (unsigned long long)d->pl.stats.events,
 		     (unsigned long long)d->pl.stats.deliveries_failed,
 		     (unsigned long long)d->pl.stats.deliveries_lost);
+	/* Its handlers use the pipeline: closed (and its file removed)
+	 * before the pipeline goes. */
+	vigil_daemon_ctl_close(d);
 	/* Rules free their per-series slots while still started. */
 	vigil_pipeline_free(&d->pl);
 	vigil_daemon_stop_all(d);
@@ -870,6 +890,7 @@ void vigil_daemon_free(struct vigil_daemon *d)
 	vigil_optslots_free(d->dopts, d->n_dopts);
 	vigil_optslots_free(d->iopts, d->n_iopts);
 	vigil_silences_free(&d->ini_silences);
+	vigil_daemon_ctl_free(d);
 	vigil_loader_free(&d->loader);
 	vigil_conf_free(&d->conf);
 	free(d->state_dir);

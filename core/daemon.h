@@ -6,8 +6,10 @@
 #define VIGIL_DAEMON_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "conf.h"
+#include "health.h"
 #include "instance.h"
 #include "loader.h"
 #include "pipeline.h"
@@ -20,9 +22,12 @@ struct vigil_daemon_opts {
 	const char *config;      /* path of vigil.ini */
 	const char *plugin_path; /* overrides [daemon] plugin_path */
 	const char *state_dir;   /* overrides [daemon] state_dir */
+	const char *control_socket; /* overrides [daemon] control_socket */
 	int log_level;           /* -1: from the file */
 	int log_target;          /* -1: from the file */
 };
+
+struct vigil_control;
 
 struct vigil_daemon {
 	struct vigil_daemon_opts opts;
@@ -63,6 +68,23 @@ struct vigil_daemon {
 	struct vigil_worker_env wenv;
 	int stop;
 	vigil_time_ns started_at;
+
+	/* The control socket (core/daemon_ctl.c): where, for whom, and the
+	 * server once open (NULL: none, vigild runs without). */
+	char *control_path;
+	int control_explicit; /* set by -S or [daemon]: failing to open it
+			       * stops vigild; the default only warns */
+	gid_t control_gid;    /* control_group, (gid_t)-1 for none */
+	struct vigil_control *ctl;
+
+	/* [health] (core/daemon_ctl.c): the report is collected and
+	 * published every health.interval once vigild is ready; the last
+	 * one is kept for `vigilctl health`. */
+	struct vigil_health_config health;
+	struct vigil_health last_health;
+	int have_health;                /* last_health holds a report */
+	vigil_time_ns last_health_at;   /* wall clock, when collected */
+	vigil_time_ns next_health;      /* monotonic; 0: the first is due */
 
 	/* systemd notification (core/notify.c) */
 	size_t notified_running;         /* in the last STATUS= sent */

@@ -154,6 +154,14 @@ const struct vigil_option vigil_daemon_options[] = {
 	{"journal_sync_interval", VIGIL_OPT_DURATION, "1s",
 	 (double)(10 * VIGIL_MSEC), (double)(3600 * VIGIL_SEC), NULL,
 	 "journal_sync = interval: the longest unsynced time", 0},
+	{"control_socket", VIGIL_OPT_STRING, VIGIL_CONTROL_SOCKET, 0, 0, NULL,
+	 "the UNIX socket vigilctl talks to (set here, failing to open it "
+	 "stops vigild; the default only warns)",
+	 0},
+	{"control_group", VIGIL_OPT_STRING, NULL, 0, 0, NULL,
+	 "group whose members may use the control socket, besides root and "
+	 "vigild's own user (default: none)",
+	 0},
 	END,
 };
 

@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"  -p, --plugin-path DIRS  colon-separated plugin directories\n"
 		"                          (overrides [daemon] plugin_path; default %s)\n"
 		"  -s, --state-dir DIR     state directory (overrides [daemon] state_dir)\n"
+		"  -S, --control-socket PATH  the socket vigilctl talks to (overrides\n"
+		"                          [daemon] control_socket; default %s)\n"
 		"  -l, --log-level LEVEL   error, warning, notice, info or debug\n"
 		"  -v, --verbose           same as --log-level debug: shows every reading\n"
 		"                          the log sink receives\n"
@@ -38,7 +40,7 @@ static void usage(FILE *f)
 		"      --help-plugin NAME  describe a plugin and its configuration keys\n"
 		"  -V, --version           print the version and plugin ABI and exit\n"
 		"  -h, --help              print this help and exit\n",
-		VIGIL_CONFIG_FILE, VIGIL_PLUGIN_DIR);
+		VIGIL_CONFIG_FILE, VIGIL_PLUGIN_DIR, VIGIL_CONTROL_SOCKET);
 }
 
 /* The line number of a "FILE:LINE: ..." message, or 0. */
@@ -187,6 +189,7 @@ int main(int argc, char **argv)
 		{"check-config", no_argument, NULL, 't'},
 		{"plugin-path", required_argument, NULL, 'p'},
 		{"state-dir", required_argument, NULL, 's'},
+		{"control-socket", required_argument, NULL, 'S'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"log-target", required_argument, NULL, OPT_LOG_TARGET},
@@ -206,13 +209,14 @@ int main(int argc, char **argv)
 	const char *help_name = NULL;
 	int check = 0, list = 0, c, rc;
 
-	while ((c = getopt_long(argc, argv, "c:tp:s:l:vVh", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "c:tp:s:S:l:vVh", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'c': opts.config = optarg; break;
 		case 't': check = 1; break;
 		case 'p': opts.plugin_path = optarg; break;
 		case 's': opts.state_dir = optarg; break;
+		case 'S': opts.control_socket = optarg; break;
 		case 'l':
 			opts.log_level = vigil_log_parse_level(optarg);
 			if (opts.log_level < 0) {

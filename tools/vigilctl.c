@@ -87,7 +87,8 @@ static void usage(FILE *f)
 		"  silence list                 the silences in force\n"
 		"  silence rm ID                remove a silence\n"
 		"  health                       healthy or degraded, and why\n"
-		"  reload                       reload the configuration\n"
+		"  reload                       reload the configuration (not supported\n"
+		"                               yet: vigild says so; restart it instead)\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH        the control socket (default: $VIGIL_SOCKET,\n"
@@ -612,6 +613,10 @@ static void fmt_seconds(double s, char *buf, size_t len)
 		snprintf(buf, len, "?");
 		return;
 	}
+	if (s < 1) {
+		snprintf(buf, len, "0s");
+		return;
+	}
 	vigil_format_duration((vigil_time_ns)s * VIGIL_SEC, buf, len);
 }
 
@@ -625,16 +630,41 @@ static void print_status(yajl_val r)
 	printf("vigild %s (pid %lld), up %s\n",
 	       gstr(r, "version") ? gstr(r, "version") : "?",
 	       gint(r, "pid", 0), up);
+	yajl_val counts = get(r, "counts");
+
 	if (gstr(r, "config"))
 		printf("config: %s\n", gstr(r, "config"));
+	if (YAJL_IS_OBJECT(counts))
+		printf("instances: %lld sensor(s), %lld rule(s), %lld "
+		       "action(s), %lld sink(s); %lld of %lld running, %lld "
+		       "disabled\n",
+		       gint(counts, "sensors", 0), gint(counts, "rules", 0),
+		       gint(counts, "actions", 0), gint(counts, "sinks", 0),
+		       gint(counts, "running", 0),
+		       gint(counts, "sensors", 0) + gint(counts, "rules", 0) +
+			       gint(counts, "actions", 0) +
+			       gint(counts, "sinks", 0),
+		       gint(counts, "disabled", 0));
+	if (gstr(r, "health")) {
+		const char *h = gstr(r, "health");
+
+		fputs("health: ", stdout);
+		put_colored(strcmp(h, "healthy") == 0 ? C_GREEN : C_RED, h);
+		putchar('\n');
+	}
 	printf("open incidents: %lld\n", gint(r, "incidents_open", 0));
+	if (get(r, "silences"))
+		printf("silences: %lld\n", gint(r, "silences", 0));
+	if (get(r, "undelivered"))
+		printf("undelivered events: %lld\n",
+		       gint(r, "undelivered", 0));
 	if (!YAJL_IS_ARRAY(plugins) || plugins->u.array.len == 0) {
 		printf("no plugin instances\n");
 		return;
 	}
 	putchar('\n');
-	table_init(&t, 7, "SECTION", "PLUGIN", "KIND", "STATE", "RESTARTS",
-		   "ISOLATION", "LAST EXIT");
+	table_init(&t, 9, "SECTION", "PLUGIN", "KIND", "STATE", "RESTARTS",
+		   "CALLS", "ERRORS", "ISOLATION", "LAST EXIT");
 	for (size_t i = 0; i < plugins->u.array.len; i++) {
 		yajl_val p = plugins->u.array.values[i];
 		char n[24];
@@ -647,8 +677,13 @@ static void print_status(yajl_val r)
 			  state_color(gstr(p, "state")));
 		snprintf(n, sizeof(n), "%lld", gint(p, "restarts", 0));
 		table_set(&t, 4, n, NULL);
-		table_set(&t, 5, gstr(p, "isolation"), NULL);
-		table_set(&t, 6, gstr(p, "last_exit"), NULL);
+		snprintf(n, sizeof(n), "%lld", gint(p, "calls", 0));
+		table_set(&t, 5, n, NULL);
+		snprintf(n, sizeof(n), "%lld", gint(p, "errors", 0));
+		table_set(&t, 6, n,
+			  gint(p, "errors", 0) > 0 ? C_YELLOW : NULL);
+		table_set(&t, 7, gstr(p, "isolation"), NULL);
+		table_set(&t, 8, gstr(p, "last_exit"), NULL);
 	}
 	table_print(&t);
 }
@@ -898,6 +933,15 @@ static int print_health(yajl_val r)
 		printf(", system up %s", up);
 	}
 	putchar('\n');
+	if (gstr(r, "collected")) {
+		char when[32];
+
+		age(gstr(r, "collected"), when, sizeof(when));
+		printf("  report of %s%s\n", when,
+		       YAJL_IS_TRUE(get(r, "published")) ? "" :
+		       " (collected for this request: vigild publishes none "
+		       "yet)");
+	}
 	for (size_t i = 0; YAJL_IS_ARRAY(reasons) && i < reasons->u.array.len;
 	     i++) {
 		char *c = clean(YAJL_GET_STRING(reasons->u.array.values[i]));
@@ -1126,6 +1170,9 @@ int main(int argc, char **argv)
 		if (status == EXIT_UNREACHABLE)
 			fprintf(stderr, "%s: cannot use vigild at %s: %s\n",
 				prog, path, c);
+		else if (strcmp(pos[0], "silence") == 0)
+			fprintf(stderr, "%s: silence %s: %s\n", prog, pos[1],
+				c);
 		else
 			fprintf(stderr, "%s: %s: %s\n", prog,
 				pos[0], c);

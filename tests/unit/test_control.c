@@ -159,10 +159,11 @@ static int h_status(void *user, const struct vigil_control_req *req,
 		    yajl_gen out, char *err, size_t errlen)
 {
 	static const struct vigil_json_plugin p[] = {
-		{"sensor.cpu", "cpu", "sensor", "running", 0, NULL, "process"},
+		{"sensor.cpu", "cpu", "sensor", "running", 0, NULL, "process",
+		 120, 0},
 		{"sensor.cpu_temperature", "thermal", "sensor", "failed", 5,
-		 "exited with status 1", "process"},
-		{"sink.log", "log", "sink", "running", 0, NULL, "none"},
+		 "exited with status 1", "process", 7, 7},
+		{"sink.log", "log", "sink", "running", 0, NULL, "none", 3, 0},
 	};
 
 	vigil_json_kstr(out, "version", PACKAGE_VERSION);
@@ -970,14 +971,15 @@ START_TEST(vigilctl_prints_aligned_tables)
 					    "config: /etc/vigil/vigil.ini\n"
 					    "open incidents: 2\n\n"
 					    "SECTION                 PLUGIN   "
-					    "KIND    STATE    RESTARTS  "
-					    "ISOLATION  LAST EXIT\n"
+					    "KIND    STATE    RESTARTS  CALLS  "
+					    "ERRORS  ISOLATION  LAST EXIT\n"
 					    "sensor.cpu              cpu      "
-					    "sensor  running  0         process"
-					    "    -\n"
+					    "sensor  running  0         120    "
+					    "0       process    -\n"
 					    "sensor.cpu_temperature  thermal  "
-					    "sensor  failed   5         process"
-					    "    exited with status 1\n"),
+					    "sensor  failed   5         7      "
+					    "7       process    exited with "
+					    "status 1\n"),
 			      "%s", r.out);
 		run_free(&r);
 	}
@@ -1112,6 +1114,103 @@ START_TEST(vigilctl_exit_codes)
 }
 END_TEST
 
+/* ------------------------------------------------ JSON, no socket */
+
+static void gen_print(void *ctx, const char *str, size_t len)
+{
+	vigil_buf_add(ctx, str, len);
+}
+
+/* What `write` generates, parsed back. */
+static yajl_val generated(void (*write)(yajl_gen g, const void *arg),
+			  const void *arg)
+{
+	struct vigil_buf b = {0};
+	yajl_gen g = yajl_gen_alloc(NULL);
+	char err[256];
+	yajl_val v;
+
+	yajl_gen_config(g, yajl_gen_print_callback, gen_print, &b);
+	write(g, arg);
+	yajl_gen_free(g);
+	vigil_buf_add(&b, "", 1);
+	v = yajl_tree_parse(b.data, err, sizeof(err));
+	ck_assert_msg(YAJL_IS_OBJECT(v), "not an object (%s): %s", err, b.data);
+	vigil_buf_free(&b);
+	return v;
+}
+
+static void write_incident(yajl_gen g, const void *arg)
+{
+	vigil_json_incident(g, arg, 1);
+}
+
+static void write_silence(yajl_gen g, const void *arg)
+{
+	vigil_json_silence(g, arg);
+}
+
+START_TEST(incidents_carry_their_lifecycle)
+{
+	struct vigil_incident inc;
+	yajl_val v;
+
+	/* Without an acknowledgement: the members are there, null. */
+	fake_incident(&inc, 2);
+	v = generated(write_incident, &inc);
+	ck_assert_int_eq(YAJL_GET_INTEGER(get(v, "escalation")), 0);
+	ck_assert(YAJL_IS_FALSE(get(v, "flapping")));
+	ck_assert(YAJL_IS_FALSE(get(v, "silenced")));
+	ck_assert(YAJL_IS_NULL(get(v, "acked")));
+	ck_assert(YAJL_IS_NULL(get(v, "acked_by")));
+	ck_assert(YAJL_IS_NULL(get(v, "comment")));
+	ck_assert(YAJL_IS_ARRAY(get(v, "actions")));
+	yajl_tree_free(v);
+
+	inc.status = VIGIL_STATUS_ACKNOWLEDGED;
+	inc.escalation = 2;
+	inc.flapping = 1;
+	inc.silenced = 1;
+	inc.acked = 1795514462123LL * VIGIL_MSEC; /* 2026-11-24T10:01:02.123Z */
+	inc.acked_by = "alice";
+	inc.comment = "on it \xff";
+	v = generated(write_incident, &inc);
+	ck_assert_str_eq(gstr(v, "status"), "acknowledged");
+	ck_assert_int_eq(YAJL_GET_INTEGER(get(v, "escalation")), 2);
+	ck_assert(YAJL_IS_TRUE(get(v, "flapping")));
+	ck_assert(YAJL_IS_TRUE(get(v, "silenced")));
+	ck_assert_str_eq(gstr(v, "acked"), "2026-11-24T10:01:02.123Z");
+	ck_assert_str_eq(gstr(v, "acked_by"), "alice");
+	ck_assert_str_eq(gstr(v, "comment"), "on it ?");
+	yajl_tree_free(v);
+	vigil_labels_free(&inc.labels);
+}
+END_TEST
+
+START_TEST(silences_as_json)
+{
+	struct vigil_silence s = {
+		.id = 3, .expr = (char *)"key=cpu_hot*",
+		.start = 1795514462123LL * VIGIL_MSEC,
+		.end = 1795521662123LL * VIGIL_MSEC,
+		.created = 1795514462123LL * VIGIL_MSEC,
+		.creator = (char *)"alice",
+	};
+	yajl_val v = generated(write_silence, &s);
+
+	ck_assert_int_eq(YAJL_GET_INTEGER(get(v, "id")), 3);
+	ck_assert_str_eq(gstr(v, "match"), "key=cpu_hot*");
+	ck_assert_str_eq(gstr(v, "start"), "2026-11-24T10:01:02.123Z");
+	ck_assert_str_eq(gstr(v, "end"), "2026-11-24T12:01:02.123Z");
+	ck_assert(YAJL_IS_NULL(get(v, "comment")));
+	ck_assert_str_eq(gstr(v, "created_by"), "alice");
+	ck_assert(YAJL_IS_NULL(get(v, "name")));
+	yajl_tree_free(v);
+	ck_assert_str_eq(vigil_control_code_name(VIGIL_CONTROL_NOT_SUPPORTED),
+			 "not_supported");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("control");
@@ -1133,6 +1232,8 @@ int main(void)
 	tcase_add_test(tc, more_clients_than_the_bound_are_refused);
 	tcase_add_test(tc, idle_clients_are_closed_at_the_timeout);
 	tcase_add_test(tc, peer_credentials_are_checked);
+	tcase_add_test(tc, incidents_carry_their_lifecycle);
+	tcase_add_test(tc, silences_as_json);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tv, setup, teardown);
 	tcase_add_test(tv, vigilctl_prints_aligned_tables);
