@@ -7,7 +7,8 @@
 #                      (kept when VIGIL_KEEP_TEST_DIR=1, for debugging)
 #   PYTHON             a python3 for reading JSON Lines
 #   start_vigild CONFIG [ARGS]   vigild in the background, on the build
-#                      tree's plugins, with a private state directory;
+#                      tree's plugins, with a private state directory and
+#                      control socket ($TEST_DIR/control.sock);
 #                      sets VIGILD_PID and VIGILD_LOG. A later -p in ARGS
 #                      overrides the plugin path.
 #   stop_vigild        SIGTERM, a bounded wait, then SIGKILL; fails unless
@@ -150,7 +151,8 @@ start_vigild()
 	shift
 	[ -z "$VIGILD_PID" ] || fail "start_vigild: vigild $VIGILD_PID is still running"
 	"$VIGILD" -c "$config" -p "$VIGIL_TEST_PLUGIN_PATH" \
-		-s "$TEST_DIR/state" "$@" >>"$VIGILD_LOG" 2>&1 &
+		-s "$TEST_DIR/state" -S "$TEST_DIR/control.sock" "$@" \
+		>>"$VIGILD_LOG" 2>&1 &
 	VIGILD_PID=$!
 	track_pid "$VIGILD_PID"
 	note "started vigild (pid $VIGILD_PID) on $config"
