@@ -243,6 +243,13 @@ static void line_put_action(struct log_line *l,
 
 static void build_event(struct log_line *l, const struct vigil_event *ev)
 {
+	/* The periodic health report is about the device, not an
+	 * incident: "health: degraded: disk / 93% used". */
+	if (ev->type == VIGIL_EVENT_HEALTH) {
+		line_puts(l, "health: ");
+		line_put_text(l, ev->message != NULL ? ev->message : "?", 0, 0);
+		return;
+	}
 	line_printf(l, "incident #%" PRIu64 " %s ", ev->incident_id,
 		    vigil_event_type_name(ev->type));
 
@@ -271,6 +278,11 @@ static void build_event(struct log_line *l, const struct vigil_event *ev)
 	line_puts(l, " (value ");
 	line_put_value(l, ev->value);
 	line_putn(l, ")", 1);
+	if (ev->type == VIGIL_EVENT_ACKNOWLEDGED && ev->comment != NULL &&
+	    ev->comment[0] != '\0') {
+		line_puts(l, ": ");
+		line_put_text(l, ev->comment, LOG_OUTPUT_MAX, 1);
+	}
 
 	if (ev->type == VIGIL_EVENT_RESOLVED && ev->created != 0 &&
 	    ev->resolved >= ev->created) {
