@@ -14,6 +14,9 @@ require_python
 
 VALGRIND=$(command -v valgrind) || skip "valgrind is not installed (apt-get install valgrind)"
 
+# An ASan build cannot run under valgrind (both replace malloc).
+grep -qaF __asan_init "$VIGILD" && skip "vigild is built with ASan (--enable-sanitizers)"
+
 REAL_VIGILD=$VIGILD
 VIGILD=$TEST_DIR/vigild-valgrind
 cat >"$VIGILD" <<EOF
