@@ -18,9 +18,14 @@
  *   for a compaction, its records) is written to PATH.tmp, fsynced and
  *   renamed over PATH, and the directory fsynced so the rename survives
  *   a power loss. The temporary file takes the journal's place on its
- *   open descriptor, lock included: there is no window where PATH is
- *   unlocked or needs reopening. A PATH.tmp found at open is what a crash
- *   left of such a write, and is removed.
+ *   open descriptor: PATH never needs reopening. A PATH.tmp found at open
+ *   is what a crash left of such a write, and is removed.
+ * - One process at a time: PATH.lock, a file that is never removed nor
+ *   renamed, is flock'ed before anything else is looked at and held until
+ *   close. A lock on PATH itself would not do: PATH is replaced by each
+ *   compaction and created by a rename, so two processes starting at once
+ *   could each lock a different file, remove the other's PATH.tmp, or
+ *   rename theirs over the other's journal.
  * - Write and sync failures are logged when they start and when they
  *   end, not on each of the thousands of appends in between.
  */
@@ -49,6 +54,7 @@ struct vigil_journal {
 	char *path;
 	char *tmp_path; /* PATH.tmp: a new file before its rename */
 	int fd;         /* O_RDWR, flock'ed; -1 only while being built */
+	int lock;       /* PATH.lock, flock'ed while open; -1 for PATH.tmp */
 	struct vigil_journal_opts opts;
 
 	uint64_t size;    /* end of the last whole record */
@@ -226,6 +232,7 @@ static struct vigil_journal *journal_new(const char *path,
 	j->path = vigil_xstrdup(path);
 	j->tmp_path = vigil_xasprintf("%s.tmp", path);
 	j->fd = -1;
+	j->lock = -1;
 	if (opts)
 		j->opts = *opts;
 	if (j->opts.sync_interval <= 0)
@@ -238,6 +245,8 @@ static void journal_free(struct vigil_journal *j)
 {
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->lock >= 0)
+		close(j->lock);
 	free(j->path);
 	free(j->tmp_path);
 	free(j);
@@ -742,6 +751,32 @@ static void remove_stale_tmp(struct vigil_journal *j)
 			     j->path, j->tmp_path);
 }
 
+/* Takes PATH.lock (created if need be) for as long as the journal is
+ * open: -EBUSY while another process has it. */
+static int take_lock(struct vigil_journal *j)
+{
+	char *lock_path = vigil_xasprintf("%s.lock", j->path);
+	int err;
+
+	j->lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (j->lock < 0) {
+		err = -errno;
+		vigil_err("journal %s: cannot open its lock file %s: %s",
+			  j->path, lock_path, strerror(-err));
+		free(lock_path);
+		return err;
+	}
+	free(lock_path);
+	err = lock_fd(j->lock);
+	if (err < 0)
+		vigil_err("journal %s: %s", j->path,
+			  err == -EBUSY ? "in use by another process (is "
+					  "another vigild running on this "
+					  "state_dir?)" :
+					  strerror(-err));
+	return err;
+}
+
 /* Opens PATH when it exists and replays it. Returns 1 when it is the
  * journal, 0 when a new one must be created (absent, empty, only part of
  * a header, moved aside), or a negative errno. */
@@ -846,7 +881,9 @@ int vigil_journal_open(struct vigil_journal **out, const char *path,
 	int err, done;
 
 	*out = NULL;
-	err = open_existing(j, fn, arg);
+	err = take_lock(j);
+	if (err == 0)
+		err = open_existing(j, fn, arg);
 	if (err == 0) {
 		remove_stale_tmp(j);
 		err = create_fresh(j, &done);

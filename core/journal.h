@@ -40,8 +40,10 @@
  * then fsynced, renamed over PATH, and the directory fsynced: PATH is
  * always a whole journal, the old or the new.
  *
- * The file is locked (flock) while open: a second vigild on the same
- * state_dir is refused instead of interleaving records. Failures are
+ * PATH.lock (created next to it, never removed) is locked (flock) while
+ * the journal is open, and taken before PATH is looked at: a second
+ * vigild on the same state_dir is refused instead of interleaving
+ * records, even when both start at once. Failures are
  * logged here, once each (a full disk when it fills and when it
  * recovers); functions return 0 or a negative errno. Single-threaded.
  */

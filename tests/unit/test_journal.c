@@ -312,7 +312,9 @@ START_TEST(round_trip)
 	/* A new journal is its header and nothing else, already on disk. */
 	ck_assert_uint_eq(seen.n, 0);
 	ck_assert_uint_eq(file_size(path), VIGIL_JOURNAL_HEADER);
-	ck_assert_int_eq(count_prefixed("incidents.journal.", NULL), 0);
+	/* Beside it only its lock file. */
+	ck_assert_int_eq(count_prefixed("incidents.journal.", NULL), 1);
+	ck_assert_int_eq(count_prefixed("incidents.journal.lock", NULL), 1);
 	ck_assert_int_eq(vigil_journal_append(j, 7, "hello", 5), 0);
 	ck_assert_int_eq(vigil_journal_append(j, 255, NULL, 0), 0);
 	ck_assert_int_eq(vigil_journal_append(j, 1, "\0\1\2", 3), 0);
@@ -857,7 +859,9 @@ START_TEST(compaction_keeps_the_live_records)
 	ck_assert_uint_eq(st.size, VIGIL_JOURNAL_HEADER +
 					   10 * vigil_journal_record_bytes(1));
 	ck_assert_uint_eq(file_size(path), st.size);
-	ck_assert_int_eq(count_prefixed("incidents.journal.", NULL), 0);
+	/* No PATH.tmp left: beside it only its lock file. */
+	ck_assert_int_eq(count_prefixed("incidents.journal.", NULL), 1);
+	ck_assert_int_eq(count_prefixed("incidents.journal.lock", NULL), 1);
 	ck_assert(!vigil_journal_compact_due(st.size,
 					     10 * vigil_journal_record_bytes(1),
 					     0));
