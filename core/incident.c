@@ -1286,6 +1286,7 @@ void vigil_ev_free(struct vigil_ev *ev)
 		return;
 	free(ev->actions);
 	free(ev->strings);
+	free(ev->inc_rec);
 	vigil_labels_free(&ev->labels);
 	free(ev);
 }

@@ -316,6 +316,11 @@ struct vigil_ev {
 	struct vigil_action_record *actions;
 	char *strings; /* key, type, message, comment, action names, outputs */
 	struct vigil_labels labels;
+	/* The pipeline's: the incident as the event left it, encoded for the
+	 * journal, which writes it in one record with the event (a kill
+	 * cannot keep the change without its event); NULL once written. */
+	void *inc_rec;
+	size_t inc_rec_len;
 };
 
 /* A snapshot of `inc` as event `type`, owning all it points to. */

@@ -22,6 +22,11 @@ enum {
 	REC_EVENT = 4,    /* u64 seq, u32 n, n sink sections, the event */
 	REC_DONE = 5,     /* u64 seq, sink section: delivered or given up */
 	REC_IDS = 6,      /* u64 next incident id, next silence id, seq */
+	/* An incident as an event left it (REC_INCIDENT's fields), then the
+	 * event (REC_EVENT's): one record, so that a kill between the two
+	 * can neither keep a change whose event is lost nor an event of a
+	 * change that is. */
+	REC_INCIDENT_EVENT = 7,
 };
 
 /* Compaction when the journal has grown past this and 4 times its size
@@ -509,8 +514,10 @@ static void journal_put(struct vigil_pipeline *pl, uint8_t type,
 	}
 }
 
-static void journal_incident(struct vigil_pipeline *pl,
-			     const struct vigil_incident *inc)
+/* Keeps `inc` as event `ev` leaves it, for journal_event to write with
+ * the event. */
+static void stash_incident(struct vigil_pipeline *pl, struct vigil_ev *ev,
+			   const struct vigil_incident *inc)
 {
 	struct vigil_wire w;
 
@@ -518,7 +525,10 @@ static void journal_incident(struct vigil_pipeline *pl,
 		return;
 	wbegin(&w);
 	vigil_incident_encode(inc, &w);
-	journal_put(pl, REC_INCIDENT, &w);
+	free(ev->inc_rec);
+	ev->inc_rec_len = w.b.len - VIGIL_FRAME_HEADER;
+	ev->inc_rec = vigil_xmalloc(ev->inc_rec_len ? ev->inc_rec_len : 1);
+	memcpy(ev->inc_rec, w.b.data + VIGIL_FRAME_HEADER, ev->inc_rec_len);
 	vigil_wire_free(&w);
 }
 
@@ -548,24 +558,36 @@ static void journal_u64(struct vigil_pipeline *pl, uint8_t type,
 	vigil_wire_free(&w);
 }
 
-/* The event waits for the sinks in `ks` (n of them). */
+/* The event waits for the sinks in `ks` (n of them); with the change to
+ * its incident that made it, if any (stash_incident). */
 static void journal_event(struct vigil_pipeline *pl, struct vigil_ev *ev,
 			  const size_t *ks, size_t n)
 {
 	struct vigil_wire w;
+	int with_inc = ev->inc_rec != NULL;
 
-	if (!pl->journal || !n)
+	if (!pl->journal || (!n && !with_inc))
 		return;
+	wbegin(&w);
+	if (with_inc) {
+		vigil_buf_add(&w.b, ev->inc_rec, ev->inc_rec_len);
+		free(ev->inc_rec);
+		ev->inc_rec = NULL;
+	}
+	if (!n) {
+		journal_put(pl, REC_INCIDENT, &w);
+		vigil_wire_free(&w);
+		return;
+	}
 	if (!ev->seq)
 		ev->seq = ++pl->ev_seq;
-	wbegin(&w);
 	vigil_wire_put_u64(&w, ev->seq);
 	vigil_wire_put_u32(&w, (uint32_t)ev->peak);
 	vigil_wire_put_u32(&w, (uint32_t)n);
 	for (size_t i = 0; i < n; i++)
 		vigil_wire_put_str(&w, pl->sinks[ks[i]]->section);
 	vigil_wire_put_event(&w, &ev->pub);
-	journal_put(pl, REC_EVENT, &w);
+	journal_put(pl, with_inc ? REC_INCIDENT_EVENT : REC_EVENT, &w);
 	vigil_wire_free(&w);
 }
 
@@ -598,9 +620,10 @@ static void push_incident_event(void *user, struct vigil_incident *inc,
 				enum vigil_severity prev)
 {
 	struct vigil_pipeline *pl = user;
+	struct vigil_ev *ev = vigil_ev_new(inc, type, prev, pl_now(pl));
 
-	journal_incident(pl, inc);
-	push_event(pl, vigil_ev_new(inc, type, prev, pl_now(pl)));
+	stash_incident(pl, ev, inc);
+	push_event(pl, ev);
 }
 
 /* A condition of `key` came: its restored incident, if any, is current
@@ -671,6 +694,7 @@ static void record_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 			  const struct vigil_action_record *rec)
 {
 	struct vigil_incident *inc = incident_by_id(pl, key, incident_id);
+	struct vigil_ev *ev;
 
 	vigil_instance_latency(a, rec->duration);
 	if (rec->outcome != VIGIL_ACTION_OK)
@@ -683,9 +707,9 @@ static void record_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 	if (!inc)
 		return;
 	vigil_incident_add_action(inc, rec);
-	journal_incident(pl, inc);
-	push_event(pl, vigil_ev_new(inc, VIGIL_EVENT_ACTION, inc->severity,
-				    pl_now(pl)));
+	ev = vigil_ev_new(inc, VIGIL_EVENT_ACTION, inc->severity, pl_now(pl));
+	stash_incident(pl, ev, inc);
+	push_event(pl, ev);
 }
 
 static void run_action(struct vigil_pipeline *pl, size_t k,
@@ -1422,6 +1446,21 @@ static void replay_done(struct replay *rp, struct vigil_wire_reader *r)
 	}
 }
 
+static int replay_incident(struct replay *rp, struct vigil_wire_reader *r)
+{
+	struct vigil_incident *inc = vigil_incident_decode(r);
+
+	if (!inc)
+		return -EINVAL;
+	if (vigil_incidents_restore(&rp->pl->incidents, inc) < 0) {
+		/* Another incident of its key is open: a record older than
+		 * it, so this one is out of date. */
+		vigil_incident_free(inc);
+	}
+	rp->incidents++;
+	return 0;
+}
+
 static int replay_record(void *arg, uint8_t type, const void *data,
 			 size_t len)
 {
@@ -1432,20 +1471,14 @@ static int replay_record(void *arg, uint8_t type, const void *data,
 
 	vigil_journal_wire_reader(&r, data, len);
 	switch (type) {
-	case REC_INCIDENT: {
-		struct vigil_incident *inc = vigil_incident_decode(&r);
-		if (!inc) {
-			rc = -EINVAL;
-			break;
-		}
-		if (vigil_incidents_restore(&pl->incidents, inc) < 0) {
-			/* Another incident of its key is open: a record
-			 * older than it, so this one is out of date. */
-			vigil_incident_free(inc);
-		}
-		rp->incidents++;
+	case REC_INCIDENT:
+		rc = replay_incident(rp, &r);
 		break;
-	}
+	case REC_INCIDENT_EVENT:
+		rc = replay_incident(rp, &r);
+		if (rc == 0)
+			rc = replay_event(rp, &r);
+		break;
 	case REC_SILENCE: {
 		struct vigil_silence *sil = vigil_silence_decode(&r);
 		if (!sil) {
