@@ -115,8 +115,10 @@ static const struct vigil_option sink_options[] = {
 	 0},
 	{"dedupe", VIGIL_OPT_DURATION, "5m", 0, (double)(86400 * VIGIL_SEC),
 	 NULL,
-	 "the same incident key at the same severity is notified at most "
-	 "once per this window (0: every time)",
+	 "an incident key notified at a severity is not notified again at "
+	 "that severity within this window (reminders, a reopening after "
+	 "a flap), unless it resolved or went down in between (0: no "
+	 "window)",
 	 0},
 	{"health", VIGIL_OPT_BOOL, "no", 0, 0, NULL,
 	 "deliver the periodic health report too", 0},
