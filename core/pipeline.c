@@ -29,6 +29,12 @@ enum {
 	REC_INCIDENT_EVENT = 7,
 };
 
+/* Incident ids are reserved this many at a time: a REC_IDS record, synced
+ * before the first of them is given, so that no id reaches a sink before
+ * the journal can prevent its reuse, even after a power loss that takes
+ * the records of the incidents themselves. */
+#define ID_RESERVE 256
+
 /* Compaction when the journal has grown past this and 4 times its size
  * after the last one. */
 #define JOURNAL_COMPACT_MIN (1u << 20)
@@ -626,6 +632,22 @@ static void push_incident_event(void *user, struct vigil_incident *inc,
 	push_event(pl, ev);
 }
 
+/* Writes and syncs REC_IDS with the ids that may be given from now on:
+ * one more incident than ID_RESERVE later needs the next reservation. */
+static void reserve_ids(struct vigil_pipeline *pl)
+{
+	struct vigil_wire w;
+
+	pl->ids_reserved = pl->incidents.next_id + ID_RESERVE;
+	wbegin(&w);
+	vigil_wire_put_u64(&w, pl->ids_reserved);
+	vigil_wire_put_u64(&w, pl->silences.next_id);
+	vigil_wire_put_u64(&w, pl->ev_seq);
+	journal_put(pl, REC_IDS, &w);
+	vigil_wire_free(&w);
+	vigil_journal_sync(pl->journal);
+}
+
 /* A condition of `key` came: its restored incident, if any, is current
  * again (a clear resolves it the usual way). */
 static void confirm(struct vigil_pipeline *pl, const char *key)
@@ -648,6 +670,8 @@ static void drain_conditions(struct vigil_pipeline *pl)
 
 	/* Index loop: a condition may not add conditions, but be safe. */
 	for (size_t i = 0; i < pl->n_conds; i++) {
+		if (pl->journal && pl->incidents.next_id >= pl->ids_reserved)
+			reserve_ids(pl);
 		if (pl->n_unconfirmed)
 			confirm(pl, pl->conds[i].key);
 		vigil_incidents_process(&pl->incidents, &pl->conds[i],
@@ -1626,7 +1650,9 @@ static int dump(void *arg, struct vigil_journal *j)
 	int rc;
 
 	wbegin(&w);
-	vigil_wire_put_u64(&w, pl->incidents.next_id);
+	vigil_wire_put_u64(&w, pl->ids_reserved > pl->incidents.next_id ?
+				       pl->ids_reserved :
+				       pl->incidents.next_id);
 	vigil_wire_put_u64(&w, pl->silences.next_id);
 	vigil_wire_put_u64(&w, pl->ev_seq);
 	rc = vigil_journal_append_wire(j, REC_IDS, &w);

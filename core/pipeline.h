@@ -90,6 +90,7 @@ struct vigil_pipeline {
 	struct vigil_journal *journal;
 	enum vigil_journal_sync journal_sync; /* as configured */
 	uint64_t ev_seq;           /* of the last event journaled */
+	uint64_t ids_reserved;     /* incident ids below it are journaled */
 	uint64_t journal_compacted; /* its size after the last compaction */
 	int journal_failed;         /* appends fail: said once */
 	/* Open incidents restored by the journal whose condition has not
