@@ -39,18 +39,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <yajl/yajl_gen.h>
-
 #include <vigil/plugin.h>
+
+#include "sink_json.h"
 
 /* A buffer above this is given back after use, so one huge batch does not
  * pin memory for the life of the daemon. */
@@ -60,15 +58,6 @@ enum file_fsync {
 	FILE_FSYNC_ALWAYS,
 	FILE_FSYNC_INTERVAL,
 	FILE_FSYNC_NEVER,
-};
-
-/* Bytes being built. On allocation failure `failed` sticks until the
- * owner resets it, so a line is checked once when it is complete. */
-struct file_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-	int failed;
 };
 
 struct file_sink {
@@ -94,417 +83,9 @@ struct file_sink {
 	int rotate_error;
 	uint64_t lost; /* lines dropped while write_error was set */
 
-	yajl_gen gen;          /* prints into `out` through gen_print */
-	struct file_buf out;   /* complete lines waiting for write() */
-	struct file_buf clean; /* a string with its invalid bytes replaced */
-	yajl_gen_status status; /* first generator error of the line */
-
-	/* gmtime_r once per second, not once per reading. */
-	int64_t stamp_sec;
-	char stamp[32]; /* "2026-11-24T10:01:02" */
+	/* json.out: complete lines waiting for write(). */
+	struct sink_json json;
 };
-
-/* ------------------------------------------------------------- buffers */
-
-static int buf_reserve(struct file_buf *b, size_t more)
-{
-	size_t cap;
-	char *p;
-
-	if (b->failed)
-		return -1;
-	if (more <= b->cap - b->len)
-		return 0;
-	if (more > SIZE_MAX / 2 - b->len) {
-		b->failed = 1;
-		return -1;
-	}
-	cap = b->cap != 0 ? b->cap : 4096;
-	while (cap - b->len < more)
-		cap *= 2;
-	p = realloc(b->data, cap);
-	if (p == NULL) {
-		b->failed = 1;
-		return -1;
-	}
-	b->data = p;
-	b->cap = cap;
-	return 0;
-}
-
-static void buf_put(struct file_buf *b, const void *p, size_t n)
-{
-	if (buf_reserve(b, n) < 0)
-		return;
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-/* Empties the buffer, giving back memory a rare huge batch took. */
-static void buf_clear(struct file_buf *b)
-{
-	b->len = 0;
-	b->failed = 0;
-	if (b->cap > FILE_BUF_KEEP) {
-		free(b->data);
-		b->data = NULL;
-		b->cap = 0;
-	}
-}
-
-/* yajl's output callback: everything the generator prints lands in `out`,
- * so there is one buffer to write() and no copy out of yajl's own. */
-static void gen_print(void *ctx, const char *str, size_t len)
-{
-	struct file_sink *fs = ctx;
-
-	buf_put(&fs->out, str, len);
-}
-
-/* ------------------------------------------------------------ UTF-8 */
-
-/*
- * Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0 if it is not one.
- * Stricter than yajl's own check, which lets all three through and so
- * would still write lines that Python, Go or jq refuse.
- */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	/* The second byte's range is what rules out overlongs, surrogates
-	 * and code points past U+10FFFF. */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
-static int utf8_valid(const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		size_t k = utf8_seq(p + i, n - i);
-
-		if (k == 0)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
-/* Copies s into b with every byte that does not start a valid
- * sequence replaced by '?'; with `ascii`, every non-ASCII byte. */
-static void utf8_clean(struct file_buf *b, const unsigned char *s, size_t n,
-		       int ascii)
-{
-	size_t i = 0;
-
-	b->len = 0;
-	while (i < n) {
-		size_t k = ascii ? (s[i] < 0x80) : utf8_seq(s + i, n - i);
-
-		if (k == 0) {
-			buf_put(b, "?", 1);
-			i++;
-		} else {
-			buf_put(b, s + i, k);
-			i += k;
-		}
-	}
-}
-
-/* --------------------------------------------------------- JSON values */
-
-static void j_status(struct file_sink *fs, yajl_gen_status st)
-{
-	if (fs->status == yajl_gen_status_ok)
-		fs->status = st;
-}
-
-/* Keys are literals from this file: known to be ASCII. */
-static void j_key(struct file_sink *fs, const char *k)
-{
-	j_status(fs, yajl_gen_string(fs->gen, (const unsigned char *)k,
-				     strlen(k)));
-}
-
-static void j_str(struct file_sink *fs, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n;
-	yajl_gen_status st;
-
-	if (s == NULL) {
-		j_status(fs, yajl_gen_null(fs->gen));
-		return;
-	}
-	n = strlen(s);
-	if (utf8_valid(p, n)) {
-		st = yajl_gen_string(fs->gen, p, n);
-		if (st != yajl_gen_invalid_string) {
-			j_status(fs, st);
-			return;
-		}
-	}
-	utf8_clean(&fs->clean, p, n, 0);
-	if (fs->clean.failed) {
-		fs->clean.failed = 0;
-		j_status(fs, yajl_gen_in_error_state);
-		return;
-	}
-	st = yajl_gen_string(fs->gen, (const unsigned char *)fs->clean.data,
-			     fs->clean.len);
-	if (st == yajl_gen_invalid_string) {
-		/* yajl disagrees with utf8_seq: fall back to plain ASCII
-		 * rather than lose the line. */
-		utf8_clean(&fs->clean, p, n, 1);
-		st = yajl_gen_string(fs->gen,
-				     (const unsigned char *)fs->clean.data,
-				     fs->clean.len);
-	}
-	j_status(fs, st);
-}
-
-static void j_kstr(struct file_sink *fs, const char *k, const char *v)
-{
-	j_key(fs, k);
-	j_str(fs, v);
-}
-
-/*
- * A double as the shortest of %.15g/%.16g/%.17g that reads back exactly:
- * yajl_gen_double prints %.20g, which turns 48.3 into 48.29999999999999716.
- * Not finite is null (JSON has no NaN); negative zero is 0.
- */
-static void j_double(struct file_sink *fs, double v)
-{
-	char num[40];
-	int n = 0;
-
-	if (!isfinite(v)) {
-		j_status(fs, yajl_gen_null(fs->gen));
-		return;
-	}
-	if (v == 0.0)
-		v = 0.0;
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(num, sizeof(num), "%.*g", prec, v);
-		if (strtod(num, NULL) == v)
-			break;
-	}
-	/* A locale with a decimal comma must not reach the file. */
-	for (int i = 0; i < n; i++)
-		if (num[i] != '-' && num[i] != '+' && num[i] != 'e' &&
-		    (num[i] < '0' || num[i] > '9'))
-			num[i] = '.';
-	j_status(fs, yajl_gen_number(fs->gen, num, (size_t)n));
-}
-
-static void j_uint(struct file_sink *fs, uint64_t v)
-{
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRIu64, v);
-
-	j_status(fs, yajl_gen_number(fs->gen, num, (size_t)n));
-}
-
-static void j_int(struct file_sink *fs, int64_t v)
-{
-	j_status(fs, yajl_gen_integer(fs->gen, (long long)v));
-}
-
-/* RFC 3339 UTC with milliseconds: "2026-11-24T10:01:02.123Z". */
-static void j_time(struct file_sink *fs, vigil_time_ns t)
-{
-	int64_t sec = t / VIGIL_SEC;
-	int64_t rem = t % VIGIL_SEC;
-	char str[48];
-	int n;
-
-	if (rem < 0) { /* before 1970: floor, not truncate */
-		sec -= 1;
-		rem += VIGIL_SEC;
-	}
-	if (fs->stamp[0] == '\0' || sec != fs->stamp_sec) {
-		time_t tt = (time_t)sec;
-		struct tm tm;
-
-		if (gmtime_r(&tt, &tm) == NULL || tm.tm_year + 1900 < 0 ||
-		    tm.tm_year + 1900 > 9999) {
-			j_status(fs, yajl_gen_null(fs->gen));
-			return;
-		}
-		if (strftime(fs->stamp, sizeof(fs->stamp), "%Y-%m-%dT%H:%M:%S",
-			     &tm) == 0) {
-			fs->stamp[0] = '\0';
-			j_status(fs, yajl_gen_null(fs->gen));
-			return;
-		}
-		fs->stamp_sec = sec;
-	}
-	n = snprintf(str, sizeof(str), "%s.%03dZ", fs->stamp,
-		     (int)(rem / VIGIL_MSEC));
-	j_status(fs, yajl_gen_string(fs->gen, (const unsigned char *)str,
-				     (size_t)n));
-}
-
-static void j_labels(struct file_sink *fs, const struct vigil_label *lb,
-		     size_t n)
-{
-	j_key(fs, "labels");
-	j_status(fs, yajl_gen_map_open(fs->gen));
-	for (size_t i = 0; lb != NULL && i < n; i++) {
-		j_str(fs, lb[i].key != NULL ? lb[i].key : "");
-		j_str(fs, lb[i].value != NULL ? lb[i].value : "");
-	}
-	j_status(fs, yajl_gen_map_close(fs->gen));
-}
-
-/* ---------------------------------------------------------------- lines */
-
-static size_t line_begin(struct file_sink *fs)
-{
-	size_t start = fs->out.len;
-
-	fs->status = yajl_gen_status_ok;
-	j_status(fs, yajl_gen_map_open(fs->gen));
-	return start;
-}
-
-/*
- * Closes the line begun at `start`. On any failure the partial line is cut
- * from the buffer, so what is in `out` is always whole lines. Either way
- * the generator is reset: after a complete top-level value yajl refuses
- * more until yajl_gen_reset (yajl_gen_clear only empties yajl's own buffer,
- * which we do not use).
- */
-static int line_end(struct file_sink *fs, size_t start)
-{
-	j_status(fs, yajl_gen_map_close(fs->gen));
-	yajl_gen_reset(fs->gen, NULL);
-	if (fs->status == yajl_gen_status_ok && !fs->out.failed) {
-		buf_put(&fs->out, "\n", 1);
-		if (!fs->out.failed)
-			return 0;
-	}
-	fs->out.failed = 0;
-	fs->out.len = start;
-	return fs->status == yajl_gen_status_ok ? -ENOMEM : -EINVAL;
-}
-
-static void build_action(struct file_sink *fs,
-			 const struct vigil_action_record *a)
-{
-	j_status(fs, yajl_gen_map_open(fs->gen));
-	j_kstr(fs, "action", a->action);
-	j_key(fs, "start");
-	j_time(fs, a->start);
-	j_key(fs, "duration_ms");
-	j_int(fs, a->duration / VIGIL_MSEC);
-	j_key(fs, "exit_status");
-	j_int(fs, a->exit_status);
-	j_kstr(fs, "outcome", vigil_outcome_name(a->outcome));
-	j_kstr(fs, "output", a->output != NULL ? a->output : "");
-	j_status(fs, yajl_gen_map_close(fs->gen));
-}
-
-static int build_event(struct file_sink *fs, struct vigil_ctx *ctx,
-		       const struct vigil_event *ev)
-{
-	size_t start = line_begin(fs);
-
-	j_key(fs, "time");
-	j_time(fs, ev->time != 0 ? ev->time : fs->host->now(ctx));
-	j_kstr(fs, "event", vigil_event_type_name(ev->type));
-	j_key(fs, "id");
-	j_uint(fs, ev->incident_id);
-	j_kstr(fs, "key", ev->key);
-	j_kstr(fs, "type", ev->incident_type);
-	j_kstr(fs, "severity", vigil_severity_name(ev->severity));
-	if (ev->type == VIGIL_EVENT_ESCALATED ||
-	    ev->type == VIGIL_EVENT_DEESCALATED)
-		j_kstr(fs, "previous_severity",
-		       vigil_severity_name(ev->previous_severity));
-	j_kstr(fs, "status", vigil_status_name(ev->status));
-	j_kstr(fs, "message", ev->message != NULL ? ev->message : "");
-	j_key(fs, "value");
-	j_double(fs, ev->value);
-	j_labels(fs, ev->labels, ev->n_labels);
-	j_key(fs, "created");
-	j_time(fs, ev->created);
-	if (ev->resolved != 0) {
-		j_key(fs, "resolved");
-		j_time(fs, ev->resolved);
-	}
-	j_key(fs, "occurrences");
-	j_uint(fs, ev->occurrences);
-	j_key(fs, "actions");
-	j_status(fs, yajl_gen_array_open(fs->gen));
-	for (size_t i = 0; ev->actions != NULL && i < ev->n_actions; i++)
-		build_action(fs, &ev->actions[i]);
-	j_status(fs, yajl_gen_array_close(fs->gen));
-	return line_end(fs, start);
-}
-
-static const char *quality_name(enum vigil_quality q)
-{
-	switch (q) {
-	case VIGIL_QUALITY_GOOD:
-		return "good";
-	case VIGIL_QUALITY_UNCERTAIN:
-		return "uncertain";
-	case VIGIL_QUALITY_BAD:
-		return "bad";
-	}
-	return "unknown";
-}
-
-static int build_reading(struct file_sink *fs, struct vigil_ctx *ctx,
-			 const struct vigil_reading *r)
-{
-	size_t start = line_begin(fs);
-
-	j_key(fs, "time");
-	j_time(fs, r->time != 0 ? r->time : fs->host->now(ctx));
-	j_kstr(fs, "metric", r->metric);
-	j_key(fs, "value");
-	j_double(fs, r->value);
-	j_kstr(fs, "unit", r->unit != NULL ? r->unit : "");
-	j_labels(fs, r->labels, r->n_labels);
-	j_kstr(fs, "quality", quality_name(r->quality));
-	return line_end(fs, start);
-}
 
 /* ----------------------------------------------------------------- file */
 
@@ -710,19 +291,19 @@ static void report_write(struct file_sink *fs, struct vigil_ctx *ctx,
 }
 
 /*
- * Writes the whole lines in fs->out: one write() unless the file has to be
+ * Writes the whole lines in fs->json.out: one write() unless the file has to be
  * rotated inside the batch. The buffer is emptied either way; what could
  * not be written is counted as lost (the core redelivers incident events
  * that we fail; readings are perishable by design).
  */
 static int file_output(struct file_sink *fs, struct vigil_ctx *ctx)
 {
-	const char *p = fs->out.data;
-	size_t len = fs->out.len, done = 0;
+	const char *p = fs->json.out.data;
+	size_t len = fs->json.out.len, done = 0;
 	int err = 0, rotate = fs->max_size != 0;
 
 	if (len == 0) {
-		buf_clear(&fs->out);
+		sink_json_clear(&fs->json);
 		return 0;
 	}
 	err = file_check(fs);
@@ -779,7 +360,7 @@ out:
 		fs->dirty = 0;
 	}
 	report_write(fs, ctx, -err);
-	buf_clear(&fs->out);
+	sink_json_clear(&fs->json);
 	return err;
 }
 
@@ -806,7 +387,7 @@ static int file_deliver(void *state, struct vigil_ctx *ctx,
 	struct file_sink *fs = state;
 	int err;
 
-	err = build_event(fs, ctx, ev);
+	err = sink_json_event(&fs->json, ev, fs->host->now(ctx));
 	if (err < 0) {
 		fs->host->log(ctx, VIGIL_LOG_ERR,
 			      "cannot encode incident #%" PRIu64 ": %s",
@@ -827,7 +408,9 @@ static int file_write(void *state, struct vigil_ctx *ctx,
 	int err, first = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		err = build_reading(fs, ctx, &r[i]);
+		err = sink_json_reading(&fs->json, &r[i],
+					r[i].time != 0 ? r[i].time
+						       : fs->host->now(ctx));
 		if (err < 0) {
 			first = first != 0 ? first : err;
 			bad++;
@@ -882,11 +465,8 @@ static void file_fini(void *state)
 	if (fs == NULL)
 		return;
 	file_close(fs);
-	if (fs->gen != NULL)
-		yajl_gen_free(fs->gen);
+	sink_json_fini(&fs->json);
 	free(fs->path_buf);
-	free(fs->out.data);
-	free(fs->clean.data);
 	free(fs->rotated);
 	free(fs);
 }
@@ -974,16 +554,13 @@ static int file_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 	}
 
 	fs->rotated = malloc(n + 3);
-	fs->gen = yajl_gen_alloc(NULL);
-	if (fs->rotated == NULL || fs->gen == NULL) {
+	if (fs->rotated == NULL ||
+	    sink_json_init(&fs->json, FILE_BUF_KEEP, 1) < 0) {
 		file_fini(fs);
 		return -ENOMEM;
 	}
 	memcpy(fs->rotated, fs->path, n);
 	memcpy(fs->rotated + n, ".1", 3);
-	yajl_gen_config(fs->gen, yajl_gen_beautify, 0);
-	yajl_gen_config(fs->gen, yajl_gen_validate_utf8, 1);
-	yajl_gen_config(fs->gen, yajl_gen_print_callback, gen_print, fs);
 
 	/* Open now so a bad directory or permission shows at startup. */
 	err = file_open(fs);

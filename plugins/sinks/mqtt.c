@@ -43,18 +43,16 @@
 #define _GNU_SOURCE /* asprintf, strndup */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <MQTTClient.h>
-#include <yajl/yajl_gen.h>
-
 #include <vigil/plugin.h>
+
+#include "sink_json.h"
 
 /* A buffer above this is given back after use. */
 #define JSON_BUF_KEEP (64 * 1024)
@@ -70,426 +68,6 @@
 /* Backoff of the reconnections flush() and write() try. */
 #define MQTT_BACKOFF_MIN VIGIL_SEC
 #define MQTT_BACKOFF_MAX (60 * VIGIL_SEC)
-
-/* ------------------------------------------------------------------ JSON
- *
- * The file sink's encoding (file.c), unchanged but for the names, so that
- * every sink writes the same JSON: a later refactor can share it.
- */
-
-/* Bytes being built. On allocation failure `failed` sticks until the
- * owner resets it, so an object is checked once when it is complete. */
-struct json_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-	int failed;
-};
-
-struct json_out {
-	yajl_gen gen;           /* prints into `out` through gen_print */
-	struct json_buf out;    /* the object being built */
-	struct json_buf clean;  /* a string with its invalid bytes replaced */
-	yajl_gen_status status; /* first generator error of the object */
-
-	/* gmtime_r once per second, not once per timestamp. */
-	int64_t stamp_sec;
-	char stamp[32]; /* "2026-11-24T10:01:02" */
-};
-
-static int buf_reserve(struct json_buf *b, size_t more)
-{
-	size_t cap;
-	char *p;
-
-	if (b->failed)
-		return -1;
-	if (more <= b->cap - b->len)
-		return 0;
-	if (more > SIZE_MAX / 2 - b->len) {
-		b->failed = 1;
-		return -1;
-	}
-	cap = b->cap != 0 ? b->cap : 4096;
-	while (cap - b->len < more)
-		cap *= 2;
-	p = realloc(b->data, cap);
-	if (p == NULL) {
-		b->failed = 1;
-		return -1;
-	}
-	b->data = p;
-	b->cap = cap;
-	return 0;
-}
-
-static void buf_put(struct json_buf *b, const void *p, size_t n)
-{
-	if (buf_reserve(b, n) < 0)
-		return;
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-/* Empties the buffer, giving back memory a rare huge object took. */
-static void buf_clear(struct json_buf *b)
-{
-	b->len = 0;
-	b->failed = 0;
-	if (b->cap > JSON_BUF_KEEP) {
-		free(b->data);
-		b->data = NULL;
-		b->cap = 0;
-	}
-}
-
-static void gen_print(void *ctx, const char *str, size_t len)
-{
-	struct json_out *js = ctx;
-
-	buf_put(&js->out, str, len);
-}
-
-/*
- * Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0 if it is not one.
- */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
-static int utf8_valid(const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		size_t k = utf8_seq(p + i, n - i);
-
-		if (k == 0)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
-/* Copies s into b with every byte that does not start a valid
- * sequence replaced by '?'; with `ascii`, every non-ASCII byte. */
-static void utf8_clean(struct json_buf *b, const unsigned char *s, size_t n,
-		       int ascii)
-{
-	size_t i = 0;
-
-	b->len = 0;
-	while (i < n) {
-		size_t k = ascii ? (s[i] < 0x80) : utf8_seq(s + i, n - i);
-
-		if (k == 0) {
-			buf_put(b, "?", 1);
-			i++;
-		} else {
-			buf_put(b, s + i, k);
-			i += k;
-		}
-	}
-}
-
-static void j_status(struct json_out *js, yajl_gen_status st)
-{
-	if (js->status == yajl_gen_status_ok)
-		js->status = st;
-}
-
-/* Keys are literals from this file: known to be ASCII. */
-static void j_key(struct json_out *js, const char *k)
-{
-	j_status(js, yajl_gen_string(js->gen, (const unsigned char *)k,
-				     strlen(k)));
-}
-
-static void j_str(struct json_out *js, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n;
-	yajl_gen_status st;
-
-	if (s == NULL) {
-		j_status(js, yajl_gen_null(js->gen));
-		return;
-	}
-	n = strlen(s);
-	if (utf8_valid(p, n)) {
-		st = yajl_gen_string(js->gen, p, n);
-		if (st != yajl_gen_invalid_string) {
-			j_status(js, st);
-			return;
-		}
-	}
-	utf8_clean(&js->clean, p, n, 0);
-	if (js->clean.failed) {
-		js->clean.failed = 0;
-		j_status(js, yajl_gen_in_error_state);
-		return;
-	}
-	st = yajl_gen_string(js->gen, (const unsigned char *)js->clean.data,
-			     js->clean.len);
-	if (st == yajl_gen_invalid_string) {
-		utf8_clean(&js->clean, p, n, 1);
-		st = yajl_gen_string(js->gen,
-				     (const unsigned char *)js->clean.data,
-				     js->clean.len);
-	}
-	j_status(js, st);
-}
-
-static void j_kstr(struct json_out *js, const char *k, const char *v)
-{
-	j_key(js, k);
-	j_str(js, v);
-}
-
-/* The shortest of %.15g/%.16g/%.17g that reads back exactly; not finite
- * is null, negative zero is 0. */
-static void j_double(struct json_out *js, double v)
-{
-	char num[40];
-	int n = 0;
-
-	if (!isfinite(v)) {
-		j_status(js, yajl_gen_null(js->gen));
-		return;
-	}
-	if (v == 0.0)
-		v = 0.0;
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(num, sizeof(num), "%.*g", prec, v);
-		if (strtod(num, NULL) == v)
-			break;
-	}
-	for (int i = 0; i < n; i++)
-		if (num[i] != '-' && num[i] != '+' && num[i] != 'e' &&
-		    (num[i] < '0' || num[i] > '9'))
-			num[i] = '.';
-	j_status(js, yajl_gen_number(js->gen, num, (size_t)n));
-}
-
-static void j_uint(struct json_out *js, uint64_t v)
-{
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRIu64, v);
-
-	j_status(js, yajl_gen_number(js->gen, num, (size_t)n));
-}
-
-static void j_int(struct json_out *js, int64_t v)
-{
-	j_status(js, yajl_gen_integer(js->gen, (long long)v));
-}
-
-/* RFC 3339 UTC with milliseconds: "2026-11-24T10:01:02.123Z". */
-static void j_time(struct json_out *js, vigil_time_ns t)
-{
-	int64_t sec = t / VIGIL_SEC;
-	int64_t rem = t % VIGIL_SEC;
-	char str[48];
-	int n;
-
-	if (rem < 0) {
-		sec -= 1;
-		rem += VIGIL_SEC;
-	}
-	if (js->stamp[0] == '\0' || sec != js->stamp_sec) {
-		time_t tt = (time_t)sec;
-		struct tm tm;
-
-		if (gmtime_r(&tt, &tm) == NULL || tm.tm_year + 1900 < 0 ||
-		    tm.tm_year + 1900 > 9999) {
-			j_status(js, yajl_gen_null(js->gen));
-			return;
-		}
-		if (strftime(js->stamp, sizeof(js->stamp), "%Y-%m-%dT%H:%M:%S",
-			     &tm) == 0) {
-			js->stamp[0] = '\0';
-			j_status(js, yajl_gen_null(js->gen));
-			return;
-		}
-		js->stamp_sec = sec;
-	}
-	n = snprintf(str, sizeof(str), "%s.%03dZ", js->stamp,
-		     (int)(rem / VIGIL_MSEC));
-	j_status(js, yajl_gen_string(js->gen, (const unsigned char *)str,
-				     (size_t)n));
-}
-
-static void j_labels(struct json_out *js, const struct vigil_label *lb,
-		     size_t n)
-{
-	j_key(js, "labels");
-	j_status(js, yajl_gen_map_open(js->gen));
-	for (size_t i = 0; lb != NULL && i < n; i++) {
-		j_str(js, lb[i].key != NULL ? lb[i].key : "");
-		j_str(js, lb[i].value != NULL ? lb[i].value : "");
-	}
-	j_status(js, yajl_gen_map_close(js->gen));
-}
-
-static void json_begin(struct json_out *js)
-{
-	buf_clear(&js->out);
-	js->status = yajl_gen_status_ok;
-	j_status(js, yajl_gen_map_open(js->gen));
-}
-
-/* Closes the object; 0 when js->out holds all of it. The generator is
- * reset either way: after a complete value yajl refuses more until
- * yajl_gen_reset. */
-static int json_end(struct json_out *js)
-{
-	j_status(js, yajl_gen_map_close(js->gen));
-	yajl_gen_reset(js->gen, NULL);
-	if (js->status == yajl_gen_status_ok && !js->out.failed)
-		return 0;
-	js->out.failed = 0;
-	js->out.len = 0;
-	return js->status == yajl_gen_status_ok ? -ENOMEM : -EINVAL;
-}
-
-static void build_action(struct json_out *js,
-			 const struct vigil_action_record *a)
-{
-	j_status(js, yajl_gen_map_open(js->gen));
-	j_kstr(js, "action", a->action);
-	j_key(js, "start");
-	j_time(js, a->start);
-	j_key(js, "duration_ms");
-	j_int(js, a->duration / VIGIL_MSEC);
-	j_key(js, "exit_status");
-	j_int(js, a->exit_status);
-	j_kstr(js, "outcome", vigil_outcome_name(a->outcome));
-	j_kstr(js, "output", a->output != NULL ? a->output : "");
-	j_status(js, yajl_gen_map_close(js->gen));
-}
-
-/* The event as the file sink writes it; `now` stands in for a missing
- * time. */
-static int build_event(struct json_out *js, const struct vigil_event *ev,
-		       vigil_time_ns now)
-{
-	json_begin(js);
-	j_key(js, "time");
-	j_time(js, ev->time != 0 ? ev->time : now);
-	j_kstr(js, "event", vigil_event_type_name(ev->type));
-	j_key(js, "id");
-	j_uint(js, ev->incident_id);
-	j_kstr(js, "key", ev->key);
-	j_kstr(js, "type", ev->incident_type);
-	j_kstr(js, "severity", vigil_severity_name(ev->severity));
-	if (ev->type == VIGIL_EVENT_ESCALATED ||
-	    ev->type == VIGIL_EVENT_DEESCALATED)
-		j_kstr(js, "previous_severity",
-		       vigil_severity_name(ev->previous_severity));
-	j_kstr(js, "status", vigil_status_name(ev->status));
-	j_kstr(js, "message", ev->message != NULL ? ev->message : "");
-	j_key(js, "value");
-	j_double(js, ev->value);
-	j_labels(js, ev->labels, ev->n_labels);
-	j_key(js, "created");
-	j_time(js, ev->created);
-	if (ev->resolved != 0) {
-		j_key(js, "resolved");
-		j_time(js, ev->resolved);
-	}
-	j_key(js, "occurrences");
-	j_uint(js, ev->occurrences);
-	j_key(js, "actions");
-	j_status(js, yajl_gen_array_open(js->gen));
-	for (size_t i = 0; ev->actions != NULL && i < ev->n_actions; i++)
-		build_action(js, &ev->actions[i]);
-	j_status(js, yajl_gen_array_close(js->gen));
-	return json_end(js);
-}
-
-static int json_init(struct json_out *js)
-{
-	js->gen = yajl_gen_alloc(NULL);
-	if (js->gen == NULL)
-		return -ENOMEM;
-	yajl_gen_config(js->gen, yajl_gen_beautify, 0);
-	yajl_gen_config(js->gen, yajl_gen_validate_utf8, 1);
-	yajl_gen_config(js->gen, yajl_gen_print_callback, gen_print, js);
-	return 0;
-}
-
-static void json_fini(struct json_out *js)
-{
-	if (js->gen != NULL)
-		yajl_gen_free(js->gen);
-	free(js->out.data);
-	free(js->clean.data);
-}
-
-
-static const char *quality_name(enum vigil_quality q)
-{
-	switch (q) {
-	case VIGIL_QUALITY_GOOD:
-		return "good";
-	case VIGIL_QUALITY_UNCERTAIN:
-		return "uncertain";
-	case VIGIL_QUALITY_BAD:
-		return "bad";
-	}
-	return "unknown";
-}
-
-/* The reading as the file sink writes it. */
-static int build_reading(struct json_out *js, const struct vigil_reading *r,
-			 vigil_time_ns now)
-{
-	json_begin(js);
-	j_key(js, "time");
-	j_time(js, r->time != 0 ? r->time : now);
-	j_kstr(js, "metric", r->metric);
-	j_key(js, "value");
-	j_double(js, r->value);
-	j_kstr(js, "unit", r->unit != NULL ? r->unit : "");
-	j_labels(js, r->labels, r->n_labels);
-	j_kstr(js, "quality", quality_name(r->quality));
-	return json_end(js);
-}
 
 /* -------------------------------------------------------------- topics */
 
@@ -530,29 +108,29 @@ static int var_find(const char *name, size_t n)
  * or make a wildcard), control characters and bytes that are not UTF-8
  * become '_', and so does an empty value (an empty level).
  */
-static void topic_put_value(struct json_buf *b, const char *v)
+static void topic_put_value(struct sink_json_buf *b, const char *v)
 {
 	const unsigned char *p = (const unsigned char *)v;
 	size_t n = strlen(v), i = 0;
 
 	if (n == 0)
-		buf_put(b, "_", 1);
+		sink_json_buf_put(b, "_", 1);
 	while (i < n) {
-		size_t k = utf8_seq(p + i, n - i);
+		size_t k = sink_json_utf8_seq(p + i, n - i);
 
 		if (k == 0 || p[i] < 0x20 || p[i] == 0x7f || p[i] == '/' ||
 		    p[i] == '+' || p[i] == '#') {
-			buf_put(b, "_", 1);
+			sink_json_buf_put(b, "_", 1);
 			i++;
 		} else {
-			buf_put(b, p + i, k);
+			sink_json_buf_put(b, p + i, k);
 			i += k;
 		}
 	}
 }
 
 /* Expands a template that topic_check accepted into b, NUL-terminated. */
-static int topic_expand(struct json_buf *b, const char *tmpl,
+static int topic_expand(struct sink_json_buf *b, const char *tmpl,
 			const char *const vals[N_VARS])
 {
 	b->len = 0;
@@ -563,14 +141,14 @@ static int topic_expand(struct json_buf *b, const char *tmpl,
 				    : -1;
 
 		if (v < 0 || vals[v] == NULL) {
-			buf_put(b, p, 1);
+			sink_json_buf_put(b, p, 1);
 			p++;
 			continue;
 		}
 		topic_put_value(b, vals[v]);
 		p = end + 1;
 	}
-	buf_put(b, "", 1);
+	sink_json_buf_put(b, "", 1);
 	return b->failed ? -ENOMEM : 0;
 }
 
@@ -612,7 +190,7 @@ static int topic_check(const struct vigil_host *host, struct vigil_ctx *ctx,
 			  key, tmpl);
 		return -1;
 	}
-	if (!utf8_valid(p, n)) {
+	if (!sink_json_utf8_valid(p, n)) {
 		host->log(ctx, VIGIL_LOG_ERR, "%s is not valid UTF-8", key);
 		return -1;
 	}
@@ -693,8 +271,8 @@ struct mqtt_sink {
 	int fail_sig;
 	unsigned failures;
 
-	struct json_out json;
-	struct json_buf topic_buf; /* the topic being published to */
+	struct sink_json json;
+	struct sink_json_buf topic_buf; /* the topic being published to */
 };
 
 /* Signatures of failures, for report_failure: a Paho return code is
@@ -1003,7 +581,7 @@ static int mqtt_deliver(void *state, struct vigil_ctx *ctx,
 	};
 	int err;
 
-	err = build_event(&ms->json, ev, ms->host->now(ctx));
+	err = sink_json_event(&ms->json, ev, ms->host->now(ctx));
 	if (err == 0)
 		err = topic_expand(&ms->topic_buf, ms->topic, vals);
 	if (err < 0) {
@@ -1016,7 +594,7 @@ static int mqtt_deliver(void *state, struct vigil_ctx *ctx,
 		return -EIO;
 	err = mqtt_publish(ms, ctx, ms->topic_buf.data, ms->json.out.data,
 			   ms->json.out.len, ms->qos, ms->retain);
-	buf_clear(&ms->json.out);
+	sink_json_clear(&ms->json);
 	if (err < 0)
 		return -EIO;
 	err = mqtt_settle(ms, ctx);
@@ -1055,7 +633,7 @@ static int mqtt_write(void *state, struct vigil_ctx *ctx,
 		int e;
 
 		vals[VAR_METRIC] = r[i].metric != NULL ? r[i].metric : "";
-		e = build_reading(&ms->json, &r[i], now);
+		e = sink_json_reading(&ms->json, &r[i], now);
 		if (e == 0)
 			e = topic_expand(&ms->topic_buf, ms->metrics_topic,
 					 vals);
@@ -1068,7 +646,7 @@ static int mqtt_write(void *state, struct vigil_ctx *ctx,
 				   ms->json.out.data, ms->json.out.len,
 				   ms->metrics_qos, ms->retain);
 	}
-	buf_clear(&ms->json.out);
+	sink_json_clear(&ms->json);
 	if (err == 0 && ms->metrics_qos > 0) {
 		err = mqtt_settle(ms, ctx);
 		if (err < 0) {
@@ -1141,7 +719,7 @@ static void mqtt_fini(void *state)
 		}
 		MQTTClient_destroy(&ms->client);
 	}
-	json_fini(&ms->json);
+	sink_json_fini(&ms->json);
 	free(ms->topic_buf.data);
 	free(ms->status);
 	free(ms->client_id);
@@ -1263,7 +841,7 @@ static int mqtt_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 		goto fail;
 	}
 
-	if ((err = json_init(&ms->json)) < 0)
+	if ((err = sink_json_init(&ms->json, JSON_BUF_KEEP, 0)) < 0)
 		goto fail;
 	/* No connection yet: that waits for something to send. */
 	rc = MQTTClient_create(&ms->client, ms->server, ms->client_id,
