@@ -252,6 +252,11 @@ static void journal_free(struct vigil_journal *j)
 	free(j);
 }
 
+int vigil_journal_fd(const struct vigil_journal *j)
+{
+	return j->fd;
+}
+
 const char *vigil_journal_path(const struct vigil_journal *j)
 {
 	return j->path;

@@ -162,6 +162,9 @@ int vigil_journal_compact(struct vigil_journal *j, vigil_journal_dump_fn fn,
 void vigil_journal_stats(const struct vigil_journal *j,
 			 struct vigil_journal_stats *st);
 const char *vigil_journal_path(const struct vigil_journal *j);
+/* The file's descriptor, e.g. for an fdatasync off the event loop; it
+ * changes with each compaction. */
+int vigil_journal_fd(const struct vigil_journal *j);
 
 /* Bytes a record of `len` payload bytes takes in the file. */
 static inline uint64_t vigil_journal_record_bytes(size_t len)

@@ -5,9 +5,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "pipeline.h"
@@ -1703,6 +1705,125 @@ static int dump(void *arg, struct vigil_journal *j)
 	return rc < 0 ? rc : 0;
 }
 
+/* ------------------------------------------------ journal: the syncer */
+
+/*
+ * journal_sync = always, without stalling the loop: at the end of a turn
+ * that appended, vigil_pipeline_commit asks this thread to fdatasync a
+ * duplicate of the journal's descriptor, and goes on. The thread touches
+ * nothing of the pipeline's but this struct. Syncs that must be done
+ * before something is said (a control reply, an id reservation) are still
+ * made on the loop, by vigil_journal_sync.
+ */
+struct vigil_syncer {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int fd;      /* a dup of the journal's; -1 while none */
+	int asked;   /* a sync is wanted */
+	int busy;    /* the thread is in fdatasync */
+	int stop;
+	int err;     /* errno of the last failed sync, for the loop to say */
+	uint64_t syncs;
+};
+
+static void *syncer_main(void *arg)
+{
+	struct vigil_syncer *sy = arg;
+
+	pthread_mutex_lock(&sy->mu);
+	for (;;) {
+		int fd, err = 0;
+
+		while (!sy->asked && !sy->stop)
+			pthread_cond_wait(&sy->cv, &sy->mu);
+		if (sy->stop && !sy->asked)
+			break;
+		sy->asked = 0;
+		fd = sy->fd;
+		if (fd < 0)
+			continue;
+		sy->busy = 1;
+		pthread_mutex_unlock(&sy->mu);
+		while (fdatasync(fd) < 0 && errno == EINTR)
+			;
+		err = errno;
+		pthread_mutex_lock(&sy->mu);
+		sy->busy = 0;
+		if (err && err != EINTR)
+			sy->err = err;
+		else
+			sy->syncs++;
+		pthread_cond_broadcast(&sy->cv);
+	}
+	pthread_mutex_unlock(&sy->mu);
+	return NULL;
+}
+
+/* Waits for a sync under way, then points the syncer at the journal's
+ * current descriptor (after a compaction), or at none (fd -1). */
+static void syncer_set_fd(struct vigil_syncer *sy, int fd)
+{
+	pthread_mutex_lock(&sy->mu);
+	while (sy->busy)
+		pthread_cond_wait(&sy->cv, &sy->mu);
+	if (sy->fd >= 0)
+		close(sy->fd);
+	sy->fd = fd >= 0 ? dup(fd) : -1;
+	pthread_mutex_unlock(&sy->mu);
+}
+
+static struct vigil_syncer *syncer_start(int fd)
+{
+	struct vigil_syncer *sy = vigil_xcalloc(1, sizeof(*sy));
+
+	pthread_mutex_init(&sy->mu, NULL);
+	pthread_cond_init(&sy->cv, NULL);
+	sy->fd = fd >= 0 ? dup(fd) : -1;
+	if (sy->fd < 0 || pthread_create(&sy->thread, NULL, syncer_main, sy)) {
+		if (sy->fd >= 0)
+			close(sy->fd);
+		pthread_cond_destroy(&sy->cv);
+		pthread_mutex_destroy(&sy->mu);
+		free(sy);
+		return NULL; /* the loop syncs itself, as before */
+	}
+	return sy;
+}
+
+static void syncer_stop(struct vigil_syncer *sy)
+{
+	if (!sy)
+		return;
+	pthread_mutex_lock(&sy->mu);
+	sy->stop = 1;
+	pthread_cond_broadcast(&sy->cv);
+	pthread_mutex_unlock(&sy->mu);
+	pthread_join(sy->thread, NULL);
+	if (sy->fd >= 0)
+		close(sy->fd);
+	pthread_cond_destroy(&sy->cv);
+	pthread_mutex_destroy(&sy->mu);
+	free(sy);
+}
+
+static void syncer_ask(struct vigil_pipeline *pl)
+{
+	struct vigil_syncer *sy = pl->syncer;
+	int err;
+
+	pthread_mutex_lock(&sy->mu);
+	sy->asked = 1;
+	err = sy->err;
+	sy->err = 0;
+	pthread_cond_signal(&sy->cv);
+	pthread_mutex_unlock(&sy->mu);
+	if (err && pl->journal_failed++ == 0)
+		vigil_err("journal %s: fdatasync failed: %s; what was journaled "
+			  "may not survive a power loss",
+			  vigil_journal_path(pl->journal), strerror(err));
+}
+
 static void compact(struct vigil_pipeline *pl)
 {
 	struct vigil_journal_stats st;
@@ -1713,6 +1834,8 @@ static void compact(struct vigil_pipeline *pl)
 		vigil_warn("journal %s: compaction failed: %s; it goes on "
 			   "growing until the next one works",
 			   vigil_journal_path(pl->journal), strerror(-rc));
+	else if (pl->syncer)
+		syncer_set_fd(pl->syncer, vigil_journal_fd(pl->journal));
 	pl->journal_compacted = st.size;
 }
 
@@ -1748,8 +1871,12 @@ int vigil_pipeline_journal_open(struct vigil_pipeline *pl, const char *path,
 			     pl->silences.n,
 			     (unsigned long long)pl->incidents.next_id);
 	compact(pl);
-	if (sync == VIGIL_JOURNAL_SYNC_ALWAYS)
+	if (sync == VIGIL_JOURNAL_SYNC_ALWAYS) {
 		vigil_journal_sync(pl->journal);
+		pl->syncer = syncer_start(vigil_journal_fd(pl->journal));
+	}
+	vigil_journal_stats(pl->journal, &st);
+	pl->sync_asked = st.appended;
 	return 0;
 }
 
@@ -1782,11 +1909,16 @@ void vigil_pipeline_commit(struct vigil_pipeline *pl)
 
 	if (!pl->journal)
 		return;
-	if (pl->journal_sync == VIGIL_JOURNAL_SYNC_ALWAYS)
-		vigil_journal_sync(pl->journal);
-	else
-		vigil_journal_tick(pl->journal, vigil_monotonic());
 	vigil_journal_stats(pl->journal, &st);
+	if (pl->journal_sync != VIGIL_JOURNAL_SYNC_ALWAYS)
+		vigil_journal_tick(pl->journal, vigil_monotonic());
+	else if (st.appended == pl->sync_asked)
+		; /* nothing new since the last sync asked for */
+	else if (pl->syncer)
+		syncer_ask(pl);
+	else
+		vigil_journal_sync(pl->journal);
+	pl->sync_asked = st.appended;
 	if (st.size >= JOURNAL_COMPACT_MIN &&
 	    st.size >= 4 * pl->journal_compacted)
 		compact(pl);
@@ -1799,6 +1931,8 @@ vigil_time_ns vigil_pipeline_commit_due(const struct vigil_pipeline *pl)
 
 void vigil_pipeline_journal_close(struct vigil_pipeline *pl)
 {
+	syncer_stop(pl->syncer);
+	pl->syncer = NULL;
 	if (!pl->journal)
 		return;
 	vigil_journal_sync(pl->journal);

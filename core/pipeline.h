@@ -91,6 +91,10 @@ struct vigil_pipeline {
 	enum vigil_journal_sync journal_sync; /* as configured */
 	uint64_t ev_seq;           /* of the last event journaled */
 	uint64_t ids_reserved;     /* incident ids below it are journaled */
+	/* journal_sync = always: the thread that fdatasyncs what a turn of
+	 * the loop appended, so that the loop does not wait for the disk. */
+	struct vigil_syncer *syncer;
+	uint64_t sync_asked;       /* records appended when last asked */
 	uint64_t journal_compacted; /* its size after the last compaction */
 	int journal_failed;         /* appends fail: said once */
 	/* Open incidents restored by the journal whose condition has not
