@@ -1724,6 +1724,7 @@ struct vigil_syncer {
 	int busy;    /* the thread is in fdatasync */
 	int stop;
 	int err;     /* errno of the last failed sync, for the loop to say */
+	int ready;   /* the thread is in its loop */
 	uint64_t syncs;
 };
 
@@ -1732,6 +1733,8 @@ static void *syncer_main(void *arg)
 	struct vigil_syncer *sy = arg;
 
 	pthread_mutex_lock(&sy->mu);
+	sy->ready = 1;
+	pthread_cond_broadcast(&sy->cv);
 	for (;;) {
 		int fd, err = 0;
 
@@ -1788,6 +1791,14 @@ static struct vigil_syncer *syncer_start(int fd)
 		free(sy);
 		return NULL; /* the loop syncs itself, as before */
 	}
+	/* vigild forks its workers: a fork must not catch the new thread
+	 * while it is being set up (a sanitizer's allocator, say, locked
+	 * in the child for ever). Once in its loop it holds no lock but its
+	 * own, which a worker never takes, and allocates nothing. */
+	pthread_mutex_lock(&sy->mu);
+	while (!sy->ready)
+		pthread_cond_wait(&sy->cv, &sy->mu);
+	pthread_mutex_unlock(&sy->mu);
 	return sy;
 }
 
