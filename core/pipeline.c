@@ -619,7 +619,9 @@ static void push_event(struct vigil_pipeline *pl, struct vigil_ev *ev)
 	vigil_grow((void **)&pl->events, &pl->cap_events, pl->n_events + 1,
 		   sizeof(*pl->events));
 	pl->events[pl->n_events++] = ev;
-	pl->stats.events++;
+	/* Incident events; a health report is not one. */
+	if (ev->pub.type != VIGIL_EVENT_HEALTH)
+		pl->stats.events++;
 }
 
 /* The incident manager's events, as they happen. */
