@@ -699,21 +699,6 @@ static int action_wants(const struct vigil_instance *a,
 				    e->n_labels);
 }
 
-/* The incident `id` (key `key`), open or in history; NULL if history has
- * dropped it. */
-static struct vigil_incident *incident_by_id(struct vigil_pipeline *pl,
-					     const char *key, uint64_t id)
-{
-	struct vigil_incident *inc = vigil_incidents_find(&pl->incidents, key);
-
-	if (inc && inc->id == id)
-		return inc;
-	for (size_t i = pl->incidents.n_history; i-- > 0;)
-		if (pl->incidents.history[i]->id == id)
-			return pl->incidents.history[i];
-	return NULL;
-}
-
 /* Records an attempt on its incident and tells the sinks (an `action`
  * event), even if the incident resolved meanwhile: remediation that
  * worked often does that. */
@@ -721,7 +706,9 @@ static void record_action(struct vigil_pipeline *pl, struct vigil_instance *a,
 			  const char *key, uint64_t incident_id,
 			  const struct vigil_action_record *rec)
 {
-	struct vigil_incident *inc = incident_by_id(pl, key, incident_id);
+	/* Open or in history; NULL if history has dropped it. */
+	struct vigil_incident *inc =
+		vigil_incidents_get(&pl->incidents, incident_id);
 	struct vigil_ev *ev;
 
 	vigil_instance_latency(a, rec->duration);
@@ -1194,10 +1181,9 @@ static const struct vigil_remedy_policy *policy_of(void *user, size_t k)
 static struct vigil_incident *open_by_id(struct vigil_pipeline *pl,
 					 uint64_t id)
 {
-	for (struct vigil_incident *i = pl->incidents.oldest; i; i = i->newer)
-		if (i->id == id)
-			return i;
-	return NULL;
+	struct vigil_incident *inc = vigil_incidents_get(&pl->incidents, id);
+
+	return inc && inc->status != VIGIL_STATUS_RESOLVED ? inc : NULL;
 }
 
 /* Attempts ran out and the incident is still open: one step more severe,
