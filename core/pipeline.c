@@ -566,6 +566,31 @@ static void journal_u64(struct vigil_pipeline *pl, uint8_t type,
 	vigil_wire_free(&w);
 }
 
+/* REC_EVENT's fields: the event owed to the sinks in `ks` (n of them). */
+static void put_event_record(struct vigil_wire *w,
+			     const struct vigil_pipeline *pl,
+			     const struct vigil_ev *ev, const size_t *ks,
+			     size_t n)
+{
+	vigil_wire_put_u64(w, ev->seq);
+	vigil_wire_put_u32(w, (uint32_t)ev->peak);
+	vigil_wire_put_u32(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		vigil_wire_put_str(w, pl->sinks[ks[i]]->section);
+	vigil_wire_put_event(w, &ev->pub);
+}
+
+/* REC_IDS's fields, with `next_incident` the first incident id that may
+ * be given. */
+static void put_ids_record(struct vigil_wire *w,
+			   const struct vigil_pipeline *pl,
+			   uint64_t next_incident)
+{
+	vigil_wire_put_u64(w, next_incident);
+	vigil_wire_put_u64(w, pl->silences.next_id);
+	vigil_wire_put_u64(w, pl->ev_seq);
+}
+
 /* The event waits for the sinks in `ks` (n of them); with the change to
  * its incident that made it, if any (stash_incident). */
 static void journal_event(struct vigil_pipeline *pl, struct vigil_ev *ev,
@@ -589,12 +614,7 @@ static void journal_event(struct vigil_pipeline *pl, struct vigil_ev *ev,
 	}
 	if (!ev->seq)
 		ev->seq = ++pl->ev_seq;
-	vigil_wire_put_u64(&w, ev->seq);
-	vigil_wire_put_u32(&w, (uint32_t)ev->peak);
-	vigil_wire_put_u32(&w, (uint32_t)n);
-	for (size_t i = 0; i < n; i++)
-		vigil_wire_put_str(&w, pl->sinks[ks[i]]->section);
-	vigil_wire_put_event(&w, &ev->pub);
+	put_event_record(&w, pl, ev, ks, n);
 	journal_put(pl, with_inc ? REC_INCIDENT_EVENT : REC_EVENT, &w);
 	vigil_wire_free(&w);
 }
@@ -644,9 +664,7 @@ static void reserve_ids(struct vigil_pipeline *pl)
 
 	pl->ids_reserved = pl->incidents.next_id + ID_RESERVE;
 	wbegin(&w);
-	vigil_wire_put_u64(&w, pl->ids_reserved);
-	vigil_wire_put_u64(&w, pl->silences.next_id);
-	vigil_wire_put_u64(&w, pl->ev_seq);
+	put_ids_record(&w, pl, pl->ids_reserved);
 	journal_put(pl, REC_IDS, &w);
 	vigil_wire_free(&w);
 	vigil_journal_sync(pl->journal);
@@ -1640,11 +1658,10 @@ static int dump(void *arg, struct vigil_journal *j)
 	int rc;
 
 	wbegin(&w);
-	vigil_wire_put_u64(&w, pl->ids_reserved > pl->incidents.next_id ?
-				       pl->ids_reserved :
-				       pl->incidents.next_id);
-	vigil_wire_put_u64(&w, pl->silences.next_id);
-	vigil_wire_put_u64(&w, pl->ev_seq);
+	put_ids_record(&w, pl,
+		       pl->ids_reserved > pl->incidents.next_id ?
+			       pl->ids_reserved :
+			       pl->incidents.next_id);
 	rc = vigil_journal_append_wire(j, REC_IDS, &w);
 	vigil_wire_free(&w);
 	if (rc < 0)
@@ -1680,12 +1697,7 @@ static int dump(void *arg, struct vigil_journal *j)
 			i++;
 		}
 		wbegin(&w);
-		vigil_wire_put_u64(&w, ev->seq);
-		vigil_wire_put_u32(&w, (uint32_t)ev->peak);
-		vigil_wire_put_u32(&w, (uint32_t)m);
-		for (size_t x = 0; x < m; x++)
-			vigil_wire_put_str(&w, pl->sinks[ks[x]]->section);
-		vigil_wire_put_event(&w, &ev->pub);
+		put_event_record(&w, pl, ev, ks, m);
 		rc = vigil_journal_append_wire(j, REC_EVENT, &w);
 		vigil_wire_free(&w);
 	}
