@@ -524,6 +524,15 @@ int vigil_selector_parse(const char *s, struct vigil_selector *sel, char *why,
 	return 0;
 }
 
+int vigil_selector_match_incident(const struct vigil_selector *sel,
+				  const char *key, const char *type,
+				  const struct vigil_label *labels,
+				  size_t n_labels)
+{
+	return vigil_selector_match(sel, key, labels, n_labels) ||
+	       vigil_selector_match(sel, type, labels, n_labels);
+}
+
 int vigil_selector_match(const struct vigil_selector *sel, const char *metric,
 			 const struct vigil_label *labels, size_t n_labels)
 {

@@ -60,6 +60,12 @@ int vigil_selector_parse(const char *s, struct vigil_selector *sel, char *why,
 			 size_t whylen);
 int vigil_selector_match(const struct vigil_selector *sel, const char *metric,
 			 const struct vigil_label *labels, size_t n_labels);
+/* Whether `sel` (an action's `on`, a sink's `match`) selects an incident:
+ * its key or its type, either with its labels. */
+int vigil_selector_match_incident(const struct vigil_selector *sel,
+				  const char *key, const char *type,
+				  const struct vigil_label *labels,
+				  size_t n_labels);
 void vigil_selector_free(struct vigil_selector *sel);
 
 /* Instance and label names: [A-Za-z0-9_-]+, and metric names

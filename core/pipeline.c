@@ -712,9 +712,8 @@ static int action_wants(const struct vigil_instance *a,
 		return 0;
 	/* `on` is a selector: globs on the incident's key or type, and
 	 * {label=value} on its labels (network_down{interface=wlan0}). */
-	return vigil_selector_match(&a->on, e->key, e->labels, e->n_labels) ||
-	       vigil_selector_match(&a->on, e->incident_type, e->labels,
-				    e->n_labels);
+	return vigil_selector_match_incident(&a->on, e->key, e->incident_type,
+					     e->labels, e->n_labels);
 }
 
 /* Records an attempt on its incident and tells the sinks (an `action`
@@ -1070,13 +1069,14 @@ static int sink_takes(struct vigil_pipeline *pl, size_t k,
 	 * that worked often ends so): routing has forgotten the incident,
 	 * but the sinks that take its kind of incident hear how it went. */
 	if (ev->pub.type == VIGIL_EVENT_ACTION &&
-	    ev->pub.status == VIGIL_STATUS_RESOLVED)
-		return ev->peak >= sink->min_severity &&
-		       (!sink->on.n_terms ||
-			vigil_selector_match(&sink->on, ev->pub.key,
-					     ev->pub.labels, ev->pub.n_labels) ||
-			vigil_selector_match(&sink->on, ev->pub.incident_type,
-					     ev->pub.labels, ev->pub.n_labels));
+	    ev->pub.status == VIGIL_STATUS_RESOLVED) {
+		/* At the severity it reached, as a resolution is routed. */
+		struct vigil_event at_peak = ev->pub;
+
+		at_peak.severity = ev->peak;
+		return vigil_routing_wants(&pl->routing[k], &at_peak, NULL,
+					   0) == VIGIL_ROUTING_DELIVER;
+	}
 	v = vigil_routing_decide(&pl->routing[k], &ev->pub, wall, why,
 				 sizeof(why));
 	if (v != VIGIL_ROUTING_DELIVER && v != VIGIL_ROUTING_BELOW_MIN &&

@@ -255,10 +255,9 @@ static void told_drop(struct vigil_routing *rt, uint64_t id)
 
 /* ------------------------------------------------------------ deciding */
 
-/* min_severity and match. */
-static enum vigil_routing_verdict wants(const struct vigil_routing *rt,
-					const struct vigil_event *e, char *why,
-					size_t whylen)
+enum vigil_routing_verdict vigil_routing_wants(const struct vigil_routing *rt,
+					       const struct vigil_event *e,
+					       char *why, size_t whylen)
 {
 	const struct vigil_selector *sel = rt->cfg.match;
 
@@ -268,9 +267,8 @@ static enum vigil_routing_verdict wants(const struct vigil_routing *rt,
 		    vigil_severity_name(rt->cfg.min_severity));
 		return VIGIL_ROUTING_BELOW_MIN;
 	}
-	if (sel && !vigil_selector_match(sel, e->key, e->labels, e->n_labels) &&
-	    !vigil_selector_match(sel, e->incident_type, e->labels,
-				  e->n_labels)) {
+	if (sel && !vigil_selector_match_incident(sel, e->key, e->incident_type,
+						  e->labels, e->n_labels)) {
 		WHY("match selects neither key %s nor type %s", e->key,
 		    e->incident_type);
 		return VIGIL_ROUTING_NO_MATCH;
@@ -308,7 +306,8 @@ static enum vigil_routing_verdict notification(struct vigil_routing *rt,
 	struct vigil_routing_key *k;
 	vigil_time_ns last;
 
-	if ((v = wants(rt, e, why, whylen)) != VIGIL_ROUTING_DELIVER ||
+	v = vigil_routing_wants(rt, e, why, whylen);
+	if (v != VIGIL_ROUTING_DELIVER ||
 	    (v = paused(e, why, whylen)) != VIGIL_ROUTING_DELIVER)
 		return v;
 	if (!rt->cfg.dedupe)
@@ -380,7 +379,8 @@ static enum vigil_routing_verdict flapping(struct vigil_routing *rt,
 			WHY("the sink was told %s flaps already", e->key);
 			return VIGIL_ROUTING_ALREADY;
 		}
-		if ((v = wants(rt, e, why, whylen)) != VIGIL_ROUTING_DELIVER)
+		v = vigil_routing_wants(rt, e, why, whylen);
+		if (v != VIGIL_ROUTING_DELIVER)
 			return v;
 		if (e->silenced) {
 			WHY("incident #%" PRIu64 " is silenced",
@@ -436,14 +436,14 @@ enum vigil_routing_verdict vigil_routing_decide(struct vigil_routing *rt,
 	case VIGIL_EVENT_HEALTH:
 		break;
 	}
-	return wants(rt, e, why, whylen);
+	return vigil_routing_wants(rt, e, why, whylen);
 }
 
 int vigil_routing_adopt(struct vigil_routing *rt, const struct vigil_event *e)
 {
 	if (e->status == VIGIL_STATUS_RESOLVED || e->silenced ||
 	    (unsigned)e->severity > VIGIL_SEV_CRITICAL ||
-	    wants(rt, e, NULL, 0) != VIGIL_ROUTING_DELIVER)
+	    vigil_routing_wants(rt, e, NULL, 0) != VIGIL_ROUTING_DELIVER)
 		return 0;
 	told_set(rt, e->incident_id, e->severity);
 	if (e->flapping)

@@ -91,6 +91,12 @@ enum vigil_routing_verdict vigil_routing_decide(struct vigil_routing *rt,
 						vigil_time_ns now, char *why,
 						size_t whylen);
 
+/* min_severity and match alone, as for an event of no incident the sink
+ * was told of (health, say): DELIVER, BELOW_MIN or NO_MATCH. */
+enum vigil_routing_verdict vigil_routing_wants(const struct vigil_routing *rt,
+					       const struct vigil_event *e,
+					       char *why, size_t whylen);
+
 /* Drops dedupe entries older than the window (decide does it too, once a
  * window). */
 void vigil_routing_expire(struct vigil_routing *rt, vigil_time_ns now);
