@@ -96,19 +96,41 @@ static void load_incidents(struct vigil_daemon *d,
 }
 
 /* A [silence.NAME] section: checked now, added when vigild runs. */
+/* The keys of a [silence.NAME] section, checked by vigil_silence_from_ini
+ * (which knows which are required together). */
+static const struct vigil_option silence_options[] = {
+	{"match", VIGIL_OPT_STRING, NULL, 0, 0, NULL,
+	 "what it silences: key=GLOB type=GLOB LABEL=VALUE {LABEL=VALUE,...}",
+	 0},
+	{"start", VIGIL_OPT_STRING, NULL, 0, 0, NULL,
+	 "when it starts (RFC 3339, default: now)", 0},
+	{"end", VIGIL_OPT_STRING, NULL, 0, 0, NULL,
+	 "when it ends (RFC 3339); or duration", 0},
+	{"duration", VIGIL_OPT_STRING, NULL, 0, 0, NULL,
+	 "how long from start; or end", 0},
+	{"comment", VIGIL_OPT_STRING, NULL, 0, 0, NULL, "why", 0},
+	VIGIL_OPTIONS_END,
+};
+
+/* A key's value as written, or NULL when the section leaves it out. */
+static const char *slot_value(const struct vigil_optslot *slots, size_t n,
+			      const char *key)
+{
+	const struct vigil_optslot *s = vigil_optslot_find(slots, n, key);
+
+	return s ? s->value : NULL;
+}
+
 static void load_silence(struct vigil_daemon *d,
 			 const struct vigil_conf_section *sec,
 			 struct vigil_diag *errors, struct vigil_diag *warnings)
 {
-	static const char *const keys[] = {"match", "start", "end",
-					   "duration", "comment"};
 	struct vigil_silence_ini ini = {.name = sec->name + 8};
-	const char **vals[] = {&ini.match, &ini.start, &ini.end,
-			       &ini.duration, &ini.comment};
+	struct vigil_optslot *slots = NULL;
 	const char *bad_key = NULL;
+	size_t n_slots = 0;
 	char why[256];
 	uint64_t id;
-	int ok = 1;
 
 	if (!vigil_valid_name(ini.name)) {
 		vigil_diag_add(errors, "%s:%d: section [%s]: silence name '%s' "
@@ -116,26 +138,16 @@ static void load_silence(struct vigil_daemon *d,
 			       d->conf.path, sec->line, sec->name, ini.name);
 		return;
 	}
-	for (size_t i = 0; i < sec->n; i++) {
-		const struct vigil_conf_entry *e = &sec->entries[i];
-		size_t k;
-
-		for (k = 0; k < VIGIL_ARRAY_SIZE(keys); k++)
-			if (strcmp(e->key, keys[k]) == 0)
-				break;
-		if (k == VIGIL_ARRAY_SIZE(keys)) {
-			vigil_diag_add(errors, "%s:%d: [%s] unknown key '%s'; "
-				       "expected match, start, end, duration "
-				       "or comment",
-				       d->conf.path, e->line, sec->name,
-				       e->key);
-			ok = 0;
-			continue;
-		}
-		*vals[k] = e->value;
-	}
-	if (!ok)
+	if (vigil_options_bind(&d->conf, sec, silence_options, NULL, &slots,
+			       &n_slots, errors)) {
+		vigil_optslots_free(slots, n_slots);
 		return;
+	}
+	ini.match = slot_value(slots, n_slots, "match");
+	ini.start = slot_value(slots, n_slots, "start");
+	ini.end = slot_value(slots, n_slots, "end");
+	ini.duration = slot_value(slots, n_slots, "duration");
+	ini.comment = slot_value(slots, n_slots, "comment");
 	if (vigil_silence_from_ini(&d->ini_silences, &ini, vigil_now(), &id,
 				   &bad_key, why, sizeof(why)) < 0) {
 		const struct vigil_conf_entry *e =
@@ -152,6 +164,7 @@ static void load_silence(struct vigil_daemon *d,
 			       "silences nothing",
 			       d->conf.path, sec->line, sec->name);
 	}
+	vigil_optslots_free(slots, n_slots);
 }
 
 size_t vigil_daemon_load(struct vigil_daemon *d,
