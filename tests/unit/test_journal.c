@@ -259,18 +259,10 @@ static struct seen seen;
 
 static void setup(void)
 {
-	int fd;
-
 	dir = unit_tmpdir();
 	path = vigil_xasprintf("%s/incidents.journal", dir);
 	logpath = vigil_xasprintf("%s.log", dir);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ck_assert_int_ge(fd, 0);
-	fflush(stderr);
-	saved_stderr = dup(STDERR_FILENO);
-	ck_assert_int_ge(saved_stderr, 0);
-	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
-	close(fd);
+	saved_stderr = unit_capture_stderr(logpath);
 	vigil_log_setup(VIGIL_LOG_TO_STDERR, VIGIL_LOG_DEBUG);
 	seen.fail_at = -1;
 }
@@ -278,12 +270,7 @@ static void setup(void)
 static void teardown(void)
 {
 	seen_reset(&seen);
-	fflush(stderr);
-	if (saved_stderr >= 0) {
-		dup2(saved_stderr, STDERR_FILENO);
-		close(saved_stderr);
-		saved_stderr = -1;
-	}
+	unit_restore_stderr(&saved_stderr);
 	unlink(logpath);
 	free(logpath);
 	rm_dir(dir);

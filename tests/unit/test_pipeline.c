@@ -1126,12 +1126,31 @@ START_TEST(dedupe_window_per_sink)
 }
 END_TEST
 
+/* The journal's path in a test directory `dir`. */
+static char *journal_path(const char *dir)
+{
+	return vigil_xasprintf("%s/journal", dir);
+}
+
+/* Removes the journal, its lock and `dir`; frees both names. */
+static void remove_journal_dir(char *dir, char *path)
+{
+	char *lock = vigil_xasprintf("%s.lock", path);
+
+	unlink(path);
+	unlink(lock);
+	rmdir(dir);
+	free(lock);
+	free(path);
+	free(dir);
+}
+
 /* What the journal keeps comes back: open incidents with their ids and
  * acknowledgement, silences, and the events a sink had not taken, in
  * order; ids go on from where they were. */
 START_TEST(journal_round_trip)
 {
-	char dir[] = "/tmp/vigil-test-pipeline-XXXXXX", path[128];
+	char *dir = unit_tmpdir(), *path = journal_path(dir);
 	struct vigil_pipeline pl;
 	struct capsink down, up;
 	struct vigil_instance *sinks[] = {&down.inst, &up.inst};
@@ -1140,8 +1159,6 @@ START_TEST(journal_round_trip)
 	char why[256];
 	size_t sent_up;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/journal", dir);
 	capsink_init(&down, "down", &capsink_desc, NULL);
 	capsink_init(&up, "up", &capsink_desc, NULL);
 	down.fail = -1;
@@ -1221,13 +1238,7 @@ START_TEST(journal_round_trip)
 	vigil_pipeline_free(&pl);
 	vigil_selector_free(&down.inst.match);
 	vigil_selector_free(&up.inst.match);
-	unlink(path);
-	{
-		char lock[160];
-		snprintf(lock, sizeof(lock), "%s.lock", path);
-		unlink(lock);
-	}
-	rmdir(dir);
+	remove_journal_dir(dir, path);
 }
 END_TEST
 
@@ -1236,13 +1247,11 @@ END_TEST
  * power loss can, still never gives an id twice. */
 START_TEST(journal_ids_reserved_before_use)
 {
-	char dir[] = "/tmp/vigil-test-pipeline-XXXXXX", path[128];
+	char *dir = unit_tmpdir(), *path = journal_path(dir);
 	struct vigil_pipeline pl;
 	struct vigil_journal_stats st;
 	uint64_t before, id_a;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/journal", dir);
 	vigil_pipeline_init(&pl, 16, NULL, 0, NULL, 0, NULL, 0);
 	pl.clock = fake_clock;
 	ck_assert_int_eq(vigil_pipeline_journal_open(
@@ -1269,13 +1278,7 @@ START_TEST(journal_ids_reserved_before_use)
 	vigil_pipeline_run(&pl);
 	ck_assert_uint_gt(vigil_incidents_find(&pl.incidents, "b")->id, id_a);
 	vigil_pipeline_free(&pl);
-	unlink(path);
-	{
-		char lock[160];
-		snprintf(lock, sizeof(lock), "%s.lock", path);
-		unlink(lock);
-	}
-	rmdir(dir);
+	remove_journal_dir(dir, path);
 }
 END_TEST
 

@@ -204,7 +204,6 @@ static void setup(void)
 	const char *tree = getenv("VIGIL_TREE_PLUGIN_PATH");
 	const char *src = getenv("VIGIL_SRCDIR");
 	char *fixture;
-	int fd;
 
 	ck_assert_msg(tree != NULL, "VIGIL_TREE_PLUGIN_PATH is not set");
 	ck_assert_msg(src != NULL, "VIGIL_SRCDIR is not set");
@@ -215,13 +214,7 @@ static void setup(void)
 
 	/* The log goes to stderr: send it to a file the tests read. */
 	logpath = vigil_xasprintf("%s.log", root);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ck_assert_int_ge(fd, 0);
-	fflush(stderr);
-	saved_stderr = dup(STDERR_FILENO);
-	ck_assert_int_ge(saved_stderr, 0);
-	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
-	close(fd);
+	saved_stderr = unit_capture_stderr(logpath);
 	vigil_log_setup(VIGIL_LOG_TO_STDERR, VIGIL_LOG_DEBUG);
 
 	vigil_loader_init(&loader, tree);
@@ -248,12 +241,7 @@ static void teardown(void)
 {
 	stop();
 	vigil_loader_free(&loader);
-	fflush(stderr);
-	if (saved_stderr >= 0) {
-		dup2(saved_stderr, STDERR_FILENO);
-		close(saved_stderr);
-		saved_stderr = -1;
-	}
+	unit_restore_stderr(&saved_stderr);
 	unlink(logpath);
 	free(logpath);
 	rm_tree(root);

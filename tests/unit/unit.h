@@ -8,6 +8,7 @@
 #define VIGIL_TEST_UNIT_H
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,33 @@ static inline char *unit_tmpdir(void)
 
 	ck_assert_ptr_nonnull(mkdtemp(path));
 	return path;
+}
+
+/* Sends stderr, hence the log, to a new file at `path`, for the test to
+ * read; returns the descriptor to give unit_restore_stderr. */
+static inline int unit_capture_stderr(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int saved;
+
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	close(fd);
+	return saved;
+}
+
+/* Puts back the stderr unit_capture_stderr saved in *saved (-1: none). */
+static inline void unit_restore_stderr(int *saved)
+{
+	fflush(stderr);
+	if (*saved < 0)
+		return;
+	dup2(*saved, STDERR_FILENO);
+	close(*saved);
+	*saved = -1;
 }
 
 /* Writes `text` to a new temporary file named like "vigil-unit-XXXXXX.ini";
