@@ -16,46 +16,11 @@
 #include <time.h>
 
 #include "control_json.h"
+#include "utf8.h"
 #include "util.h"
 
 /* ------------------------------------------------------------- strings */
 
-/*
- * Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing past U+10FFFF), or 0 if it is not one.
- */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
 
 void vigil_json_key(yajl_gen g, const char *key)
 {
@@ -74,7 +39,7 @@ void vigil_json_str(yajl_gen g, const char *s)
 	}
 	n = strlen(s);
 	for (i = 0; i < n; i += k)
-		if ((k = utf8_seq(p + i, n - i)) == 0)
+		if ((k = vigil_utf8_seq(p + i, n - i)) == 0)
 			break;
 	if (i == n) {
 		yajl_gen_string(g, p, n);
@@ -82,7 +47,7 @@ void vigil_json_str(yajl_gen g, const char *s)
 	}
 	vigil_buf_add(&clean, s, i);
 	while (i < n) {
-		k = utf8_seq(p + i, n - i);
+		k = vigil_utf8_seq(p + i, n - i);
 		if (k == 0) {
 			vigil_buf_add(&clean, "?", 1);
 			i++;

@@ -116,7 +116,7 @@ static void topic_put_value(struct sink_json_buf *b, const char *v)
 	if (n == 0)
 		sink_json_buf_put(b, "_", 1);
 	while (i < n) {
-		size_t k = sink_json_utf8_seq(p + i, n - i);
+		size_t k = vigil_utf8_seq(p + i, n - i);
 
 		if (k == 0 || p[i] < 0x20 || p[i] == 0x7f || p[i] == '/' ||
 		    p[i] == '+' || p[i] == '#') {
@@ -190,7 +190,7 @@ static int topic_check(const struct vigil_host *host, struct vigil_ctx *ctx,
 			  key, tmpl);
 		return -1;
 	}
-	if (!sink_json_utf8_valid(p, n)) {
+	if (!vigil_utf8_valid(p, n)) {
 		host->log(ctx, VIGIL_LOG_ERR, "%s is not valid UTF-8", key);
 		return -1;
 	}

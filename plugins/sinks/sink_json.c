@@ -79,62 +79,6 @@ static void gen_print(void *ctx, const char *str, size_t len)
 
 /* ------------------------------------------------------------ UTF-8 */
 
-/* Stricter than yajl's own check, which lets overlongs, surrogates and
- * code points past U+10FFFF through and so would still write objects
- * that Python, Go or jq refuse. */
-size_t sink_json_utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	/* The second byte's range is what rules out overlongs, surrogates
-	 * and code points past U+10FFFF. */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
-int sink_json_utf8_valid(const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		size_t k = sink_json_utf8_seq(p + i, n - i);
-
-		if (k == 0)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
 
 /* Copies s into b with every byte that does not start a valid
  * sequence replaced by '?'; with `ascii`, every non-ASCII byte. */
@@ -146,7 +90,7 @@ static void utf8_clean(struct sink_json_buf *b, const unsigned char *s,
 	b->len = 0;
 	while (i < n) {
 		size_t k = ascii ? (s[i] < 0x80)
-				 : sink_json_utf8_seq(s + i, n - i);
+				 : vigil_utf8_seq(s + i, n - i);
 
 		if (k == 0) {
 			sink_json_buf_put(b, "?", 1);
@@ -184,7 +128,7 @@ static void j_str(struct sink_json *js, const char *s)
 		return;
 	}
 	n = strlen(s);
-	if (sink_json_utf8_valid(p, n)) {
+	if (vigil_utf8_valid(p, n)) {
 		st = yajl_gen_string(js->gen, p, n);
 		if (st != yajl_gen_invalid_string) {
 			j_status(js, st);
@@ -200,7 +144,7 @@ static void j_str(struct sink_json *js, const char *s)
 	st = yajl_gen_string(js->gen, (const unsigned char *)js->clean.data,
 			     js->clean.len);
 	if (st == yajl_gen_invalid_string) {
-		/* yajl disagrees with sink_json_utf8_seq: fall back to
+		/* yajl disagrees with vigil_utf8_seq: fall back to
 		 * plain ASCII rather than lose the object. */
 		utf8_clean(&js->clean, p, n, 1);
 		st = yajl_gen_string(js->gen,

@@ -17,6 +17,8 @@
 
 #include <vigil/plugin.h>
 
+#include "utf8.h"
+
 /* Bytes being built. On allocation failure `failed` sticks until the
  * owner resets it, so an object is checked once when it is complete. */
 struct sink_json_buf {
@@ -63,13 +65,5 @@ int sink_json_reading(struct sink_json *js, const struct vigil_reading *r,
 /* Byte buffers, for a sink's other strings (an MQTT topic). */
 void sink_json_buf_put(struct sink_json_buf *b, const void *p, size_t n);
 void sink_json_buf_clear(struct sink_json_buf *b, size_t keep);
-
-/*
- * Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0 if it is not one;
- * and whether all n bytes at p are such sequences.
- */
-size_t sink_json_utf8_seq(const unsigned char *p, size_t n);
-int sink_json_utf8_valid(const unsigned char *p, size_t n);
 
 #endif

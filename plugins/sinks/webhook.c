@@ -150,7 +150,7 @@ static void reply_excerpt(const struct webhook *wh, char *out, size_t size)
 			out[k++] = ' ';
 			space = 0;
 		}
-		len = sink_json_utf8_seq(p + i, n - i);
+		len = vigil_utf8_seq(p + i, n - i);
 		if (len == 0 || p[i] < 0x20 || p[i] == 0x7f) {
 			/* A sequence cut at the end of the excerpt is
 			 * not worth a '?'. */
