@@ -178,7 +178,7 @@ size_t vigil_daemon_load(struct vigil_daemon *d,
 
 	memset(d, 0, sizeof(*d));
 	d->opts = *opts;
-	d->epfd = d->sigfd = d->timerfd = -1;
+	d->epfd = d->sigfd = d->timerfd = d->spawner.fd = -1;
 	if (vigil_conf_load(opts->config, &d->conf, errors) < 0)
 		return errors->n - before;
 
@@ -544,6 +544,7 @@ static void handle_signals(struct vigil_daemon *d)
 			d->stop = 1;
 			break;
 		case SIGCHLD:
+			vigil_spawner_sigchld(&d->spawner);
 			for (size_t i = 0; i < d->n_all; i++)
 				if (d->all[i]->worker)
 					vigil_worker_sigchld(d->all[i]->worker,
@@ -750,6 +751,14 @@ int vigil_daemon_run(struct vigil_daemon *d)
 		return rc;
 	}
 	vigil_host_set_state_dir(d->state_dir);
+	/* Before the core grows (and before the journal's thread exists):
+	 * what the workers inherit from the spawner stays small and shared. */
+	rc = vigil_spawner_start(&d->spawner, d->all, d->n_all);
+	if (rc < 0)
+		vigil_warn("cannot start the worker spawner (%s): workers are "
+			   "forked by the core (they use more memory)",
+			   strerror(-rc));
+	d->wenv.spawner = d->spawner.pid > 0 ? &d->spawner : NULL;
 	rc = setup_fds(d);
 	if (rc < 0) {
 		vigil_err("cannot set up the event loop: %s", strerror(-rc));
@@ -870,6 +879,7 @@ int vigil_daemon_run(struct vigil_daemon *d)
 		     (unsigned long long)d->pl.stats.events,
 		     (unsigned long long)d->pl.stats.deliveries_failed,
 		     (unsigned long long)d->pl.stats.deliveries_lost);
+	vigil_spawner_stop(&d->spawner);
 	/* Its handlers use the pipeline: closed (and its file removed)
 	 * before the pipeline goes. */
 	vigil_daemon_ctl_close(d);
@@ -881,6 +891,7 @@ int vigil_daemon_run(struct vigil_daemon *d)
 
 void vigil_daemon_free(struct vigil_daemon *d)
 {
+	vigil_spawner_stop(&d->spawner);
 	/* Calls still queued for workers end (and tell the pipeline) first. */
 	for (size_t i = 0; i < d->n_all; i++)
 		if (d->all[i]->worker)

@@ -13,6 +13,7 @@
 #include "instance.h"
 #include "loader.h"
 #include "pipeline.h"
+#include "spawner.h"
 #include "worker.h"
 
 /* sysexits.h's EX_CONFIG: what --check-config returns for a bad file. */
@@ -66,6 +67,7 @@ struct vigil_daemon {
 
 	int epfd, sigfd, timerfd;
 	struct vigil_worker_env wenv;
+	struct vigil_spawner spawner; /* forks the workers */
 	int stop;
 	vigil_time_ns started_at;
 

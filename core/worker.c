@@ -21,6 +21,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "proto.h"
+#include "spawner.h"
 #include "worker.h"
 
 /* Readings are sent in frames of about this size. */
@@ -344,8 +345,7 @@ static void child_fini(struct child *c)
 	vigil_instance_stop(inst);
 }
 
-static void __attribute__((noreturn))
-child_main(struct vigil_instance *inst, int fd, pid_t core)
+void vigil_worker_main(struct vigil_instance *inst, int fd, pid_t core)
 {
 	struct child c = {0};
 	char err[1024];
@@ -824,6 +824,7 @@ void vigil_worker_spawn(struct vigil_worker *w,
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
 	pid_t core = getpid(), pid;
+	const char *by;
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -832,24 +833,34 @@ void vigil_worker_spawn(struct vigil_worker *w,
 		worker_died(w, env, now, -ECONNRESET, why);
 		return;
 	}
-	fflush(stderr);
-	pid = fork();
+	pid = vigil_spawner_spawn(env->spawner, w->inst, sv[1]);
+	by = "the spawner";
+	if (pid == -ENOTCONN) {
+		/* No spawner: the core forks the worker itself. */
+		fflush(stderr);
+		by = "the core";
+		pid = fork();
+		if (pid < 0)
+			pid = -errno;
+		if (pid == 0) {
+			close(sv[0]);
+			vigil_worker_main(w->inst, sv[1], core);
+		}
+	}
 	if (pid < 0) {
 		char why[96];
-		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
+		snprintf(why, sizeof(why), "fork: %s", strerror(-pid));
 		close(sv[0]);
 		close(sv[1]);
 		worker_died(w, env, now, -ECONNRESET, why);
 		return;
 	}
-	if (pid == 0) {
-		close(sv[0]);
-		child_main(w->inst, sv[1], core);
-	}
 	/* Also here, so no signal to the group can race the child's own
 	 * setpgid. */
 	setpgid(pid, pid);
 	close(sv[1]);
+	vigil_log(VIGIL_LOG_DEBUG, w->inst->section, "worker %d forked by %s",
+		  (int)pid, by);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	w->pid = pid;
 	w->fd = sv[0];

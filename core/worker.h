@@ -1,8 +1,8 @@
 /*
  * worker.h - a plugin instance in its own process, supervised.
  *
- * The core forks the worker; the worker (still vigild's code, after fork)
- * puts itself in a process group of its own, loads the plugin's .so, runs
+ * The worker is forked (by the spawner, spawner.h, or else by the core);
+ * the worker (still vigild's code, after fork) puts itself in a process group of its own, loads the plugin's .so, runs
  * init, and serves calls sent over a socketpair as frames (proto.h). The
  * plugin sees the same host table as in-process: only where its emitted
  * readings go differs, so one binary works both ways.
@@ -14,8 +14,8 @@
  * restart policy (restart.h); past the restart intensity it is FAILED,
  * which opens a critical plugin_failed incident.
  *
- * vigild 0.1: sensors run in workers; rules, actions and sinks still run
- * in the core.
+ * Every kind runs in workers (`isolation = process`, the default); the
+ * workers are forked by the spawner (spawner.h) when there is one.
  */
 #ifndef VIGIL_WORKER_H
 #define VIGIL_WORKER_H
@@ -28,6 +28,7 @@
 
 struct vigil_instance;
 struct vigil_pipeline;
+struct vigil_spawner;
 struct vigil_worker;
 struct vigil_wire_reader;
 
@@ -98,6 +99,7 @@ struct vigil_worker {
 struct vigil_worker_env {
 	struct vigil_pipeline *pl;
 	int epfd;
+	struct vigil_spawner *spawner; /* NULL: the core forks workers */
 };
 
 void vigil_worker_init(struct vigil_worker *w, struct vigil_instance *inst);
@@ -148,6 +150,12 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 void vigil_worker_stop(struct vigil_worker *w,
 		       const struct vigil_worker_env *env, vigil_time_ns grace);
 void vigil_worker_free(struct vigil_worker *w);
+
+/* The worker process's side, in a new child of the core: sets itself up,
+ * loads and starts the instance's plugin, and serves calls on `fd` until
+ * the core closes it. Never returns. */
+void __attribute__((noreturn))
+vigil_worker_main(struct vigil_instance *inst, int fd, pid_t core);
 
 /* --check-config for an isolated instance: init and fini in a child.
  * Returns 0, VIGIL_EFATAL, or another negative error. */
