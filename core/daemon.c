@@ -299,8 +299,14 @@ static void try_start(struct vigil_daemon *d, struct vigil_instance *inst,
 			inst->worker = vigil_xcalloc(1, sizeof(*inst->worker));
 			vigil_worker_init(inst->worker, inst);
 		}
-		vigil_worker_spawn(inst->worker, &d->wenv, now);
 		inst->next_due = now;
+		if (inst->kind == VIGIL_KIND_ACTION && inst->idle_timeout) {
+			/* Its first attempt starts it (its init was tried
+			 * when the configuration was checked). */
+			inst->worker->state = VIGIL_WORKER_STANDBY;
+			return;
+		}
+		vigil_worker_spawn(inst->worker, &d->wenv, now);
 		return;
 	}
 	if (vigil_instance_start(inst, &vigil_pipeline_emit, &d->pl) == 0) {
@@ -397,7 +403,9 @@ static int instance_running(const struct vigil_instance *inst)
 	if (inst->worker)
 		return inst->worker->state == VIGIL_WORKER_IDLE ||
 		       inst->worker->state == VIGIL_WORKER_BUSY ||
-		       inst->worker->state == VIGIL_WORKER_STARTING;
+		       inst->worker->state == VIGIL_WORKER_STARTING ||
+		       inst->worker->state == VIGIL_WORKER_STANDBY ||
+		       inst->worker->state == VIGIL_WORKER_PARKING;
 	return inst->started;
 }
 

@@ -129,6 +129,8 @@ const char *vigil_daemon_instance_state(const struct vigil_instance *inst)
 		case VIGIL_WORKER_BACKOFF: return "backoff";
 		case VIGIL_WORKER_FAILED: return "failed";
 		case VIGIL_WORKER_FATAL: return "misconfigured";
+		case VIGIL_WORKER_STANDBY:
+		case VIGIL_WORKER_PARKING: return "standby";
 		}
 	}
 	if (inst->started)
@@ -360,9 +362,12 @@ static size_t count_running(const struct vigil_daemon *d)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < d->n_all; i++)
-		n += strcmp(vigil_daemon_instance_state(d->all[i]),
-			    "running") == 0;
+	for (size_t i = 0; i < d->n_all; i++) {
+		const char *st = vigil_daemon_instance_state(d->all[i]);
+
+		/* standby: an action's worker that starts when needed */
+		n += strcmp(st, "running") == 0 || strcmp(st, "standby") == 0;
+	}
 	return n;
 }
 

@@ -95,6 +95,12 @@ static const struct vigil_option action_options[] = {
 	{"cooldown", VIGIL_OPT_DURATION, "60s", 0,
 	 (double)(86400 * VIGIL_SEC), NULL,
 	 "least time between the end of an attempt and the next one", 0},
+	{"idle_timeout", VIGIL_OPT_DURATION, "1m", 0,
+	 (double)(86400 * VIGIL_SEC), NULL,
+	 "with isolation = process, the worker starts when an attempt is "
+	 "due and stops after this long without one (0: it runs all the "
+	 "time)",
+	 0},
 	SUPERVISION("30s", "init; run gets 10s more, for the plugin to stop "
 		    "what it started at this timeout"),
 	END,
@@ -384,6 +390,8 @@ static size_t apply_core_settings(struct vigil_instance *inst,
 		inst->remedy.verify = s->v.i;
 	if ((s = slot(inst, "cooldown")))
 		inst->remedy.cooldown = s->v.i;
+	if ((s = slot(inst, "idle_timeout")))
+		inst->idle_timeout = s->v.i;
 	if ((s = slot(inst, "min_severity")))
 		inst->min_severity = (enum vigil_severity)s->v.i;
 	if ((s = slot(inst, "events")))

@@ -63,6 +63,9 @@ struct vigil_instance {
 	vigil_time_ns timeout;       /* sensor: deadline of a call */
 	uint64_t memory_limit;       /* sensor: worker RSS, 0 for none */
 	vigil_time_ns restart_delay, restart_delay_max, restart_window;
+	/* Actions: a worker with nothing to run stops after this long and
+	 * starts again for the next attempt (0: always running). */
+	vigil_time_ns idle_timeout;
 	vigil_time_ns failed_retry;
 	unsigned max_restarts;
 	struct vigil_worker *worker; /* when isolated */

@@ -16,7 +16,15 @@ void vigil_selfmon_attach(struct vigil_daemon *d)
 	daemon_of = d;
 }
 
-enum { ST_DOWN, ST_STARTING, ST_RUNNING, ST_BACKOFF, ST_FAILED, ST_FATAL };
+enum {
+	ST_DOWN,
+	ST_STARTING,
+	ST_RUNNING,
+	ST_BACKOFF,
+	ST_FAILED,
+	ST_FATAL,
+	ST_STANDBY
+};
 
 static int state_of(const struct vigil_instance *inst)
 {
@@ -29,6 +37,8 @@ static int state_of(const struct vigil_instance *inst)
 		case VIGIL_WORKER_BACKOFF: return ST_BACKOFF;
 		case VIGIL_WORKER_FAILED: return ST_FAILED;
 		case VIGIL_WORKER_FATAL: return ST_FATAL;
+		case VIGIL_WORKER_STANDBY:
+		case VIGIL_WORKER_PARKING: return ST_STANDBY;
 		}
 	}
 	if (inst->started)
@@ -79,7 +89,8 @@ static void plugin_readings(const struct vigil_host *h, struct vigil_ctx *ctx,
 	double p50 = vigil_instance_latency_q(inst, 0.50);
 	double p99 = vigil_instance_latency_q(inst, 0.99);
 
-	emit(h, ctx, "vigil.plugin.up", "", st == ST_RUNNING, l, 2);
+	emit(h, ctx, "vigil.plugin.up", "", st == ST_RUNNING || st == ST_STANDBY,
+	     l, 2);
 	emit(h, ctx, "vigil.plugin.state", "", st, l, 2);
 	emit(h, ctx, "vigil.plugin.restarts", "",
 	     inst->worker ? (double)inst->worker->restarts : 0, l, 2);

@@ -37,6 +37,8 @@
 /* An action's run() enforces its own timeout (and kills what it started):
  * the worker's deadline leaves it this much more to report. */
 #define RUN_GRACE (10 * VIGIL_SEC)
+/* A worker stopping for idle_timeout gets this long to run fini. */
+#define PARK_GRACE (2 * VIGIL_SEC)
 /* An init that fails (not a crash) is retried after 1s, 2s, 4s, ... */
 #define INIT_RETRY_MIN VIGIL_SEC
 #define INIT_RETRY_MAX (300 * VIGIL_SEC)
@@ -46,6 +48,7 @@ static const char *const state_names[] = {
 	[VIGIL_WORKER_IDLE] = "running",    [VIGIL_WORKER_BUSY] = "running",
 	[VIGIL_WORKER_BACKOFF] = "backoff", [VIGIL_WORKER_FAILED] = "failed",
 	[VIGIL_WORKER_FATAL] = "misconfigured",
+	[VIGIL_WORKER_STANDBY] = "standby", [VIGIL_WORKER_PARKING] = "standby",
 };
 
 const char *vigil_worker_state_name(enum vigil_worker_state s)
@@ -520,7 +523,9 @@ static void tx_more(struct vigil_worker *w)
 int vigil_worker_accepting(const struct vigil_worker *w)
 {
 	return w->state == VIGIL_WORKER_STARTING ||
-	       w->state == VIGIL_WORKER_IDLE || w->state == VIGIL_WORKER_BUSY;
+	       w->state == VIGIL_WORKER_IDLE || w->state == VIGIL_WORKER_BUSY ||
+	       w->state == VIGIL_WORKER_STANDBY ||
+	       w->state == VIGIL_WORKER_PARKING;
 }
 
 size_t vigil_worker_pending(const struct vigil_worker *w)
@@ -760,7 +765,17 @@ static void worker_died(struct vigil_worker *w,
 	detach(w, env);
 	w->rx_len = 0;
 	w->deadline = 0;
+	if (w->state == VIGIL_WORKER_PARKING) {
+		/* Asked to stop while idle: whatever its end, it is not a
+		 * death. What was queued meanwhile starts it again. */
+		w->state = VIGIL_WORKER_STANDBY;
+		vigil_log(VIGIL_LOG_DEBUG, inst->section,
+			  "worker %d stopped (idle_timeout): %s", (int)pid,
+			  reason);
+		return;
+	}
 	snprintf(w->reason, sizeof(w->reason), "%s", reason);
+	w->woken = 0;
 	/* Not accepting calls from here on, so what the callbacks do cannot
 	 * queue more for this worker. */
 	w->state = VIGIL_WORKER_BACKOFF;
@@ -871,6 +886,7 @@ void vigil_worker_spawn(struct vigil_worker *w,
 	w->state = VIGIL_WORKER_STARTING;
 	w->init_error[0] = '\0';
 	w->call = "init";
+	w->last_call = now;
 	w->deadline = now + w->inst->timeout;
 	w->mem_check_at = now + MEM_CHECK_BUSY;
 	vigil_restart_started(&w->rs, now);
@@ -930,8 +946,11 @@ static void on_reply(struct vigil_worker *w,
 			return;
 		}
 		w->state = VIGIL_WORKER_IDLE;
-		vigil_log(w->restarts ? VIGIL_LOG_NOTICE : VIGIL_LOG_DEBUG,
+		w->last_call = now;
+		vigil_log(w->restarts && !w->woken ? VIGIL_LOG_NOTICE :
+						     VIGIL_LOG_DEBUG,
 			  inst->section, "worker %d running%s", (int)w->pid,
+			  w->woken ? " (woken from standby)" :
 			  w->restarts ? " again" : "");
 		if (inst->init_failures)
 			vigil_log(VIGIL_LOG_NOTICE, inst->section,
@@ -951,6 +970,7 @@ static void on_reply(struct vigil_worker *w,
 	}
 	w->inflight = NULL;
 	w->state = VIGIL_WORKER_IDLE;
+	w->last_call = now;
 	vigil_instance_latency(inst, now - w->call_sent);
 	switch (c->type) {
 	case VIGIL_MSG_EVAL:
@@ -1157,6 +1177,28 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 	case VIGIL_WORKER_DOWN:
 		vigil_worker_spawn(w, env, now);
 		break;
+	case VIGIL_WORKER_STANDBY:
+		if (w->q_len) {
+			w->woken = 1;
+			vigil_worker_spawn(w, env, now);
+		}
+		break;
+	case VIGIL_WORKER_IDLE:
+		if (inst->idle_timeout && !w->q_len && !w->inflight &&
+		    now >= w->last_call + inst->idle_timeout) {
+			/* Nothing to do for idle_timeout: fini, then exit;
+			 * the deadline bounds it. */
+			if (send_now(w, VIGIL_MSG_FINI) < 0) {
+				w->state = VIGIL_WORKER_PARKING;
+				worker_died(w, env, now, -ECONNRESET,
+					    "could not be sent fini");
+				break;
+			}
+			w->state = VIGIL_WORKER_PARKING;
+			w->call = "fini";
+			w->deadline = now + PARK_GRACE;
+		}
+		break;
 	case VIGIL_WORKER_BACKOFF:
 	case VIGIL_WORKER_FAILED:
 		if (now >= w->restart_at)
@@ -1193,11 +1235,21 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 	case VIGIL_WORKER_BACKOFF:
 	case VIGIL_WORKER_FAILED:
 		return w->restart_at;
+	case VIGIL_WORKER_IDLE:
+		if (inst->idle_timeout && !w->q_len)
+			return earliest(earliest(w->deadline,
+						 inst->memory_limit ?
+							 w->mem_check_at :
+							 0),
+					w->last_call + inst->idle_timeout);
+		/* fall through */
 	case VIGIL_WORKER_STARTING:
 	case VIGIL_WORKER_BUSY:
-	case VIGIL_WORKER_IDLE:
+	case VIGIL_WORKER_PARKING:
 		return earliest(w->deadline,
 				inst->memory_limit ? w->mem_check_at : 0);
+	case VIGIL_WORKER_STANDBY:
+		return w->q_len ? now : 0;
 	default:
 		return 0;
 	}

@@ -56,6 +56,10 @@ enum vigil_worker_state {
 	VIGIL_WORKER_BACKOFF,   /* died; restarts at restart_at */
 	VIGIL_WORKER_FAILED,    /* died too often; retried at restart_at */
 	VIGIL_WORKER_FATAL,     /* misconfigured: never retried */
+	VIGIL_WORKER_STANDBY,   /* stopped while idle (idle_timeout); the
+				 * next call starts it */
+	VIGIL_WORKER_PARKING,   /* asked to stop while idle; STANDBY once
+				 * it has exited */
 };
 
 /* Worker exit statuses with a meaning of their own. */
@@ -75,6 +79,8 @@ struct vigil_worker {
 	const char *call;       /* its name, for the log */
 	vigil_time_ns mem_check_at;
 	vigil_time_ns restart_at;
+	vigil_time_ns last_call; /* monotonic, when the last call ended */
+	int woken;               /* started from STANDBY, not (re)started */
 
 	unsigned char *rx;
 	size_t rx_len, rx_cap;
