@@ -4,8 +4,8 @@ on the default configuration (etc/vigil.ini).
 
 The real vigild runs etc/vigil.ini as shipped, with -s a fresh state
 directory and -p the build tree's plugins, for --settle seconds (default
-30). Then, for vigild and each of its children (the workers, found with
-`ps --ppid`), it reads:
+30). Then, for vigild and each of its children (the spawner and the
+workers, found with `ps --ppid`), it reads:
 
     /proc/PID/smaps_rollup   Pss, Rss
     /proc/PID/status         Threads
@@ -125,6 +125,8 @@ def main():
                               sos(pid) - core_so)
             r.update(by_kind(pid, exe))
             r["pid"] = pid
+            with open("/proc/%d/comm" % pid) as f:
+                r["comm"] = f.read().strip()
             rows.append(r)
     finally:
         p.send_signal(signal.SIGTERM)
@@ -136,7 +138,11 @@ def main():
         log.close()
     rows[0]["what"] = "vigild (core)"
     for r in rows[1:]:
-        r["what"] = "worker (%s)" % ", ".join(r["own"]) if r["own"] else "worker"
+        if r.get("comm") == "vigild-spawner":
+            r["what"] = "spawner (forks the workers)"
+        else:
+            r["what"] = ("worker (%s)" % ", ".join(r["own"]) if r["own"]
+                         else "worker")
 
     print("vigild on %s after %.0f s; kB; PSS split by mapping from "
           "/proc/PID/smaps" % (os.path.basename(args.config), args.settle))
