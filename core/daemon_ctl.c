@@ -120,19 +120,8 @@ const char *vigil_daemon_instance_state(const struct vigil_instance *inst)
 {
 	if (inst->broken)
 		return "failed";
-	if (inst->worker) {
-		switch (inst->worker->state) {
-		case VIGIL_WORKER_DOWN: return "down";
-		case VIGIL_WORKER_STARTING: return "starting";
-		case VIGIL_WORKER_IDLE:
-		case VIGIL_WORKER_BUSY: return "running";
-		case VIGIL_WORKER_BACKOFF: return "backoff";
-		case VIGIL_WORKER_FAILED: return "failed";
-		case VIGIL_WORKER_FATAL: return "misconfigured";
-		case VIGIL_WORKER_STANDBY:
-		case VIGIL_WORKER_PARKING: return "standby";
-		}
-	}
+	if (inst->worker)
+		return vigil_worker_state_name(inst->worker->state);
 	if (inst->started)
 		return "running";
 	if (inst->fatal)
