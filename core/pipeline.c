@@ -488,6 +488,11 @@ static void drain_readings(struct vigil_pipeline *pl)
 		}
 		write_metrics(pl, batch, series, n);
 	}
+	/* Empty: start again at the first slot, so the ring's pages that are
+	 * ever touched are those of its high-water mark, not all of them (a
+	 * head that went round would make the whole ring resident within
+	 * hours, 2 MB at the default 65536 slots). */
+	pl->ring_head = 0;
 }
 
 /* ------------------------------------------------------------ journal */

@@ -523,7 +523,7 @@ START_TEST(ring_drops_oldest)
 		ck_assert_double_eq(r.values[i], i + 3);
 	ck_assert_uint_eq(pl.ring_len, 0);
 
-	/* Emptied, it holds four again, across the wrap. */
+	/* Emptied, it holds four again. */
 	for (int i = 10; i < 14; i++)
 		emit(&pl, &sensor, "m", i, NULL, 0);
 	ck_assert_uint_eq(pl.stats.readings_dropped, 2);
@@ -540,6 +540,37 @@ START_TEST(ring_drops_oldest)
 	ck_assert_uint_eq(r.n, 12);
 	ck_assert_double_eq(r.values[8], 126);
 	ck_assert_double_eq(r.values[11], 129);
+	vigil_pipeline_free(&pl);
+	vigil_selector_free(&r.inst.match);
+}
+END_TEST
+
+/* Drained, the ring starts again at its first slot: a long-running
+ * daemon touches the ring's pages up to its high-water mark only, not the
+ * whole ring as a head going round would. */
+START_TEST(ring_reuses_first_slots)
+{
+	struct vigil_pipeline pl;
+	struct caprule r;
+	struct vigil_instance *rules[] = {&r.inst};
+
+	caprule_init(&r, "r", "m");
+	vigil_pipeline_init(&pl, 8, rules, 1, NULL, 0, NULL, 0);
+	for (int round = 0; round < 10; round++) {
+		for (int i = 0; i < 3; i++)
+			emit(&pl, &sensor, "m", round * 3 + i, NULL, 0);
+		ck_assert_double_eq(pl.ring[0].value, round * 3);
+		ck_assert_double_eq(pl.ring[2].value, round * 3 + 2);
+		vigil_pipeline_run(&pl);
+		ck_assert_uint_eq(pl.ring_len, 0);
+		ck_assert_uint_eq(pl.ring_head, 0);
+	}
+	/* Nothing was ever written past the high-water mark. */
+	for (int k = 3; k < 8; k++)
+		ck_assert_ptr_null(pl.ring[k].series);
+	ck_assert_uint_eq(r.n, 30);
+	ck_assert_double_eq(r.values[29], 29);
+	ck_assert_uint_eq(pl.stats.readings_dropped, 0);
 	vigil_pipeline_free(&pl);
 	vigil_selector_free(&r.inst.match);
 }
@@ -1471,6 +1502,7 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, bad_readings_refused);
 	tcase_add_test(tc, reading_time_stamped_when_zero);
 	tcase_add_test(tc, ring_drops_oldest);
+	tcase_add_test(tc, ring_reuses_first_slots);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("incidents");
