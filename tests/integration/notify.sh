@@ -111,6 +111,8 @@ mkdir "$LATE_DIR"
 wait_for "$VIGILD_LOG" '\[sink\.late\] started after [0-9]+ failed attempt' 30
 wait_for "$MSGS" '^STATUS=1 sensor, 1 rule, 0 actions, 1 sink; 3 of 3 running$' 20
 wait_for "$VIGILD_LOG" 'systemd watchdog: a keep-alive every 100 ms' 1
+grep -q 'libsystemd\.so' "/proc/$VIGILD_PID/maps" ||
+	fail "vigild notifies systemd but has not mapped libsystemd"
 n0=$(count_msgs '^WATCHDOG=1$')
 several_more_keepalives()
 {
@@ -151,4 +153,45 @@ stop_listener
 ! grep -q 'systemd watchdog' "$VIGILD_LOG" ||
 	fail "vigild took WATCHDOG_USEC for itself although WATCHDOG_PID is not its pid"
 
-pass "READY=1 with STATUS=, one STATUS= update when a sink started late, $(grep -c '^WATCHDOG=1$' "$TEST_DIR/notify-1.log") keep-alive(s) while running, STOPPING=1 on SIGTERM, exit 0; no keep-alive for another WATCHDOG_PID"
+# --- 3. no systemd to talk to: libsystemd is never loaded
+# (core/notify.c dlopen()s it only for NOTIFY_SOCKET or WATCHDOG_USEC.)
+maps_of_tree()
+{
+	cat "/proc/$VIGILD_PID/maps" 2>/dev/null
+	for c in $(ps --ppid "$VIGILD_PID" -o pid= 2>/dev/null); do
+		cat "/proc/$c/maps" 2>/dev/null
+	done
+}
+: >"$VIGILD_LOG"
+rm -f "$LATE_DIR/events.jsonl"
+unset NOTIFY_SOCKET WATCHDOG_USEC
+WATCHDOG_PID_OF=self start_vigild "$TEST_DIR/vigil.ini"
+wait_for "$LATE_DIR/events.jsonl" '"event":"resolved"' 20
+maps_of_tree | grep -q 'libsystemd' &&
+	fail "vigild mapped libsystemd with no NOTIFY_SOCKET: $(maps_of_tree | grep -m1 libsystemd)"
+stop_vigild
+export NOTIFY_SOCKET="$SOCK" WATCHDOG_USEC=200000
+
+# --- 4. told to notify, but libsystemd.so.0 is unusable: one warning, and
+# vigild runs on. A library without sd_notify stands in for it.
+other_lib=$(ldd "$REAL_VIGILD" 2>/dev/null | awk '/libinih/ { print $3 }')
+if [ -n "$other_lib" ] && [ -e "$other_lib" ]; then
+	mkdir -p "$TEST_DIR/badlib"
+	ln -sf "$other_lib" "$TEST_DIR/badlib/libsystemd.so.0"
+	: >"$VIGILD_LOG"
+	rm -f "$LATE_DIR/events.jsonl"
+	start_listener
+	LD_LIBRARY_PATH=$TEST_DIR/badlib WATCHDOG_PID_OF=self \
+		start_vigild "$TEST_DIR/vigil.ini"
+	wait_for "$LATE_DIR/events.jsonl" '"event":"resolved"' 20
+	[ "$(grep -c 'libsystemd.so.0 cannot be used (sd_notify or sd_watchdog_enabled missing)' "$VIGILD_LOG")" -eq 1 ] ||
+		fail "expected one warning about the unusable libsystemd.so.0, log: $(cat "$VIGILD_LOG")"
+	stop_vigild
+	stop_listener
+	[ ! -s "$MSGS" ] || fail "notifications without libsystemd: $(cat "$MSGS")"
+	bad_lib="; an unusable libsystemd.so.0: one warning, no notification, vigild runs on"
+else
+	note "libinih not found with ldd: the unusable-libsystemd case is skipped"
+fi
+
+pass "READY=1 with STATUS=, one STATUS= update when a sink started late, $(grep -c '^WATCHDOG=1$' "$TEST_DIR/notify-1.log") keep-alive(s) while running, STOPPING=1 on SIGTERM, exit 0; no keep-alive for another WATCHDOG_PID; libsystemd not mapped without NOTIFY_SOCKET${bad_lib:-}"
