@@ -167,6 +167,18 @@ static void load_silence(struct vigil_daemon *d,
 	vigil_optslots_free(slots, n_slots);
 }
 
+/* `path` from the directory vigild started in, when relative: plugins
+ * are given state_dir (a file sink's relative path is under it) and must
+ * not depend on the working directory. */
+static char *absolute(const char *path)
+{
+	char cwd[4096];
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return vigil_xstrdup(path);
+	return vigil_xasprintf("%s/%s", strcmp(cwd, "/") ? cwd : "", path);
+}
+
 size_t vigil_daemon_load(struct vigil_daemon *d,
 			 const struct vigil_daemon_opts *opts,
 			 struct vigil_diag *errors, struct vigil_diag *warnings)
@@ -189,8 +201,8 @@ size_t vigil_daemon_load(struct vigil_daemon *d,
 	vigil_loader_init(&d->loader, opts->plugin_path ? opts->plugin_path :
 				      s ? s->value : VIGIL_PLUGIN_DIR);
 	s = dopt(d, "state_dir");
-	d->state_dir = vigil_xstrdup(opts->state_dir ? opts->state_dir :
-				     s ? s->value : VIGIL_STATE_DIR);
+	d->state_dir = absolute(opts->state_dir ? opts->state_dir :
+				s ? s->value : VIGIL_STATE_DIR);
 	s = dopt(d, "flush_interval");
 	d->flush_interval = s ? s->v.i : VIGIL_SEC;
 	s = dopt(d, "journal_sync");
