@@ -1,29 +1,52 @@
 #!/usr/bin/env python3
 """isolation_memory - what vigild and its worker processes cost in memory
-on the default configuration (etc/vigil.ini).
+on the default configuration (etc/vigil.ini), side by side with collectd.
 
 The real vigild runs etc/vigil.ini as shipped, with -s a fresh state
 directory and -p the build tree's plugins, for --settle seconds (default
-30). Then, for vigild and each of its children (the spawner and the
-workers, found with `ps --ppid`), it reads:
+30), twice:
+
+    foreground      as from a terminal or an init other than systemd: no
+                    NOTIFY_SOCKET, so libsystemd is never loaded
+    under systemd   as vigild.service runs it: NOTIFY_SOCKET (a datagram
+                    socket this script reads) and WATCHDOG_USEC (the
+                    unit's WatchdogSec=90s), so vigild loads libsystemd
+                    and sends READY=1 and keep-alives
+
+Then, when collectd is installed (Debian: collectd-core), collectd runs in
+the foreground for as long, on the sensors the issue compared with: cpu,
+memory, df (/), load, interface, thermal, processes, threshold and csv,
+every 10 s.
+
+For each process (vigild, its children - the spawner and the workers,
+found with `ps --ppid` - and collectd) it reads:
 
     /proc/PID/smaps_rollup   Pss, Rss
     /proc/PID/status         Threads
     /proc/PID/smaps          Pss by kind of mapping: heap ([heap] and
-                             anonymous), stack, vigild's own executable,
-                             shared libraries and plugins (.so), other
+                             anonymous), stack, the daemon's own
+                             executable, shared libraries and plugins
+                             (.so), other
 
 and prints one line per process and the totals. PSS (proportional set
 size) divides each shared page among the processes that map it, so the
 PSS of all the processes adds up to what they cost together; RSS counts a
-shared page in every process, so the RSS total overstates it.
+shared page in every process, so the RSS total overstates it. A page of
+libc is divided among every process on the machine that maps it, so the
+same daemon measures less on a busy machine than on an idle one: compare
+figures taken on the same machine, one run after the other, with no other
+vigild running (this script refuses to start while one is).
 
     bench/isolation_memory.py [--config etc/vigil.ini] [--settle 30]
+                              [--collectd PATH | --no-collectd]
 
 Run through `make bench-isolation`, or pass --vigild and --plugin-path.
 """
 import argparse
 import os
+import shutil
+import socket
+import threading
 import re
 import signal
 import subprocess
@@ -50,7 +73,7 @@ def rollup(pid):
 
 
 def by_kind(pid, exe):
-    kinds = {"heap": 0, "stack": 0, "vigild": 0, "libs": 0, "other": 0}
+    kinds = {"heap": 0, "stack": 0, "exe": 0, "libs": 0, "other": 0}
     name = None
     with open("/proc/%d/smaps" % pid) as f:
         for line in f:
@@ -66,7 +89,7 @@ def by_kind(pid, exe):
             elif name == "[stack]":
                 kinds["stack"] += kb
             elif os.path.realpath(name) == exe:
-                kinds["vigild"] += kb
+                kinds["exe"] += kb
             elif ".so" in name:
                 kinds["libs"] += kb
             else:
@@ -85,37 +108,89 @@ def sos(pid):
     return out
 
 
-def main():
-    srcdir = os.environ.get("VIGIL_SRCDIR",
-                            os.path.join(os.path.dirname(__file__), ".."))
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--vigild", default=os.environ.get("VIGILD", "./vigild"))
-    ap.add_argument("--plugin-path",
-                    default=os.environ.get("VIGIL_TREE_PLUGIN_PATH", ""))
-    ap.add_argument("-c", "--config",
-                    default=os.path.join(srcdir, "etc", "vigil.ini"))
-    ap.add_argument("--settle", type=float, default=30.0)
-    ap.add_argument("--strict", action="store_true",
-                    help="exit 2 if a target is missed")
-    args = ap.parse_args()
+COLLECTD_CONF = """Hostname "bench"
+BaseDir "%(dir)s"
+PIDFile "%(dir)s/collectd.pid"
+PluginDir "%(plugindir)s"
+TypesDB "%(typesdb)s"
+Interval 10
+LoadPlugin cpu
+LoadPlugin memory
+LoadPlugin df
+LoadPlugin load
+LoadPlugin interface
+LoadPlugin thermal
+LoadPlugin processes
+LoadPlugin threshold
+LoadPlugin csv
+<Plugin df>
+  MountPoint "/"
+</Plugin>
+<Plugin csv>
+  DataDir "%(dir)s/csv"
+</Plugin>
+<Plugin threshold>
+  <Plugin "cpu">
+    <Type "percent">
+      WarningMax 90
+      FailureMax 98
+    </Type>
+  </Plugin>
+  <Plugin "memory">
+    <Type "memory">
+      Instance "used"
+      Percentage true
+      WarningMax 85
+      FailureMax 95
+    </Type>
+  </Plugin>
+</Plugin>
+"""
 
-    d = tempfile.mkdtemp(prefix="vigil-imem-")
-    logpath = os.path.join(d, "vigild.log")
+
+class NotifyListener:
+    """A datagram socket standing for systemd's NOTIFY_SOCKET."""
+
+    def __init__(self, path):
+        self.path = path
+        self.messages = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+            except OSError:
+                return
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+def measure(cmd, settle, logpath, env=None, children=True):
+    """Runs cmd for `settle` seconds; one dict per process of its tree."""
     log = open(logpath, "w")
-    cmd = [args.vigild, "-c", args.config, "-s", d]
-    if args.plugin_path:
-        cmd += ["-p", args.plugin_path]
-    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    exe = os.path.realpath("/proc/%d/exe" % p.pid)
+    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     rows = []
     try:
-        time.sleep(args.settle)
+        time.sleep(settle)
         if p.poll() is not None:
-            sys.exit("vigild exited early; see %s" % logpath)
+            sys.exit("%s exited early; see %s" % (cmd[0], logpath))
         exe = os.path.realpath("/proc/%d/exe" % p.pid)
-        kids = subprocess.run(["ps", "--ppid", str(p.pid), "-o", "pid="],
-                              capture_output=True, text=True).stdout.split()
-        pids = [p.pid] + [int(k) for k in kids]
+        pids = [p.pid]
+        if children:
+            kids = subprocess.run(["ps", "--ppid", str(p.pid), "-o", "pid="],
+                                  capture_output=True, text=True).stdout
+            pids += [int(k) for k in kids.split()]
         core_so = sos(p.pid)
         for pid in pids:
             r = rollup(pid)
@@ -123,6 +198,7 @@ def main():
             # and the core does not.
             r["own"] = sorted(os.path.basename(x) for x in
                               sos(pid) - core_so)
+            r["systemd"] = any("libsystemd" in x for x in sos(pid))
             r.update(by_kind(pid, exe))
             r["pid"] = pid
             with open("/proc/%d/comm" % pid) as f:
@@ -136,7 +212,38 @@ def main():
             p.kill()
             p.wait()
         log.close()
-    rows[0]["what"] = "vigild (core)"
+    return rows
+
+
+def table(title, rows):
+    """Prints rows as a markdown table; returns the totals."""
+    print("### " + title)
+    print()
+    print("| process | PSS | RSS | threads | heap+anon | stack | "
+          "executable | .so | other |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    tot = {}
+    for r in rows:
+        print("| %s | %d | %d | %d | %d | %d | %d | %d | %d |" % (
+            r["what"], r["Pss"], r["Rss"], r["Threads"], r["heap"],
+            r["stack"], r["exe"], r["libs"], r["other"]))
+        for k in ("Pss", "Rss", "Threads", "heap", "stack", "exe",
+                  "libs", "other", "Private_Clean", "Private_Dirty"):
+            tot[k] = tot.get(k, 0) + r.get(k, 0)
+    print("| **total (%d process%s)** | **%d** | %d | %d | %d | %d | %d | "
+          "%d | %d |" % (len(rows), "" if len(rows) == 1 else "es",
+                          tot["Pss"], tot["Rss"], tot["Threads"],
+                          tot["heap"], tot["stack"], tot["exe"],
+                          tot["libs"], tot["other"]))
+    tot["n"] = len(rows)
+    print("\nprivate (clean + dirty) total: %d kB\n" %
+          (tot["Private_Clean"] + tot["Private_Dirty"]))
+    return tot
+
+
+def name_vigild_rows(rows):
+    rows[0]["what"] = "vigild (core)%s" % (
+        ", libsystemd loaded" if rows[0]["systemd"] else "")
     for r in rows[1:]:
         if r.get("comm") == "vigild-spawner":
             r["what"] = "spawner (forks the workers)"
@@ -144,35 +251,128 @@ def main():
             r["what"] = ("worker (%s)" % ", ".join(r["own"]) if r["own"]
                          else "worker")
 
-    print("vigild on %s after %.0f s; kB; PSS split by mapping from "
-          "/proc/PID/smaps" % (os.path.basename(args.config), args.settle))
+
+def run_vigild(args, d, systemd):
+    state = os.path.join(d, "state-systemd" if systemd else "state")
+    os.mkdir(state)
+    cmd = [args.vigild, "-c", args.config, "-s", state]
+    if args.plugin_path:
+        cmd += ["-p", args.plugin_path]
+    env = dict(os.environ)
+    env.pop("NOTIFY_SOCKET", None)
+    env.pop("WATCHDOG_USEC", None)
+    env.pop("WATCHDOG_PID", None)
+    listener = None
+    if systemd:
+        listener = NotifyListener(os.path.join(d, "notify.sock"))
+        env["NOTIFY_SOCKET"] = listener.path
+        env["WATCHDOG_USEC"] = "90000000"  # vigild.service: WatchdogSec=90s
+    try:
+        rows = measure(cmd, args.settle,
+                       os.path.join(d, "vigild%s.log" %
+                                    ("-systemd" if systemd else "")), env)
+    finally:
+        if listener:
+            listener.close()
+    if systemd and not any(m.startswith("READY=1") for m in
+                           listener.messages):
+        sys.exit("vigild sent no READY=1 to NOTIFY_SOCKET")
+    name_vigild_rows(rows)
+    return rows
+
+
+def run_collectd(args, d):
+    cdir = os.path.join(d, "collectd")
+    os.makedirs(os.path.join(cdir, "csv"))
+    conf = os.path.join(cdir, "collectd.conf")
+    with open(conf, "w") as f:
+        f.write(COLLECTD_CONF % {"dir": cdir,
+                                 "plugindir": args.collectd_plugins,
+                                 "typesdb": args.collectd_types})
+    rows = measure([args.collectd, "-f", "-C", conf], args.settle,
+                   os.path.join(cdir, "collectd.log"), children=False)
+    out = subprocess.run([args.collectd, "-h"], capture_output=True,
+                         text=True)
+    # Its help ends with "collectd 5.12.0.git, http://collectd.org/".
+    m = re.search(r"^collectd (\S+),", out.stdout + out.stderr, re.M)
+    rows[0]["what"] = "collectd (%d plugins)" % COLLECTD_CONF.count(
+        "LoadPlugin")
+    return rows, "collectd " + m.group(1) if m else "collectd"
+
+
+def main():
+    srcdir = os.environ.get("VIGIL_SRCDIR",
+                            os.path.join(os.path.dirname(__file__), ".."))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--vigild", default=os.environ.get("VIGILD", "./vigild"))
+    ap.add_argument("--plugin-path",
+                    default=os.environ.get("VIGIL_TREE_PLUGIN_PATH", ""))
+    ap.add_argument("-c", "--config",
+                    default=os.path.join(srcdir, "etc", "vigil.ini"))
+    ap.add_argument("--settle", type=float, default=30.0)
+    ap.add_argument("--collectd", default=shutil.which("collectd") or
+                    "/usr/sbin/collectd")
+    ap.add_argument("--collectd-plugins", default="/usr/lib/collectd")
+    ap.add_argument("--collectd-types",
+                    default="/usr/share/collectd/types.db")
+    ap.add_argument("--no-collectd", action="store_true")
+    ap.add_argument("--strict", action="store_true",
+                    help="exit 2 if a target is missed")
+    args = ap.parse_args()
+
+    others = subprocess.run(["pgrep", "-x", "vigild|vigild-spawner|collectd"],
+                            capture_output=True, text=True).stdout.split()
+    if others:
+        sys.exit("other vigild or collectd processes are running (%s): they "
+                 "share libraries with the ones measured and make the "
+                 "figures wrong; stop them first" % " ".join(others))
+
+    d = tempfile.mkdtemp(prefix="vigil-imem-")
+    results = []
+    try:
+        print("vigild on %s, %.0f s after start; kB; PSS split by mapping "
+              "from /proc/PID/smaps\n" % (os.path.basename(args.config),
+                                          args.settle))
+        for systemd in (False, True):
+            title = ("under systemd (NOTIFY_SOCKET, WATCHDOG_USEC)" if systemd
+                     else "foreground (no NOTIFY_SOCKET)")
+            tot = table("vigild, " + title, run_vigild(args, d, systemd))
+            results.append(("vigild, " + title, tot))
+        if args.no_collectd:
+            pass
+        elif not os.access(args.collectd, os.X_OK):
+            print("collectd not found (%s): not measured; Debian: apt-get "
+                  "install collectd-core\n" % args.collectd)
+        else:
+            rows, version = run_collectd(args, d)
+            tot = table(version.strip() + ", foreground", rows)
+            results.append(("collectd", tot))
+    finally:
+        subprocess.call(["rm", "-rf", d])
+
+    print("### summary\n")
+    print("| run | PSS kB | RSS kB | threads | processes |")
+    print("|---|--:|--:|--:|--:|")
+    for name, tot in results:
+        print("| %s | %d | %d | %d | %d |" % (name, tot["Pss"], tot["Rss"],
+                                             tot["Threads"], tot["n"]))
     print()
-    print("| process | PSS | RSS | threads | heap+anon | stack | vigild "
-          "binary | .so | other |")
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
-    tot = {}
-    for r in rows:
-        print("| %s | %d | %d | %d | %d | %d | %d | %d | %d |" % (
-            r["what"], r["Pss"], r["Rss"], r["Threads"], r["heap"],
-            r["stack"], r["vigild"], r["libs"], r["other"]))
-        for k in ("Pss", "Rss", "Threads", "heap", "stack", "vigild",
-                  "libs", "other", "Private_Clean", "Private_Dirty"):
-            tot[k] = tot.get(k, 0) + r.get(k, 0)
-    print("| **total (%d processes)** | **%d** | %d | %d | %d | %d | %d | "
-          "%d | %d |" % (len(rows), tot["Pss"], tot["Rss"], tot["Threads"],
-                          tot["heap"], tot["stack"], tot["vigild"],
-                          tot["libs"], tot["other"]))
-    print("\nprivate (clean + dirty) total: %d kB" %
-          (tot["Private_Clean"] + tot["Private_Dirty"]))
     missed = False
-    for key, val, name in (("pss_kb", tot["Pss"], "PSS"),
-                           ("rss_kb", tot["Rss"], "RSS"),
-                           ("threads", tot["Threads"], "threads")):
-        ok = val <= TARGET[key]
-        missed |= not ok
-        print("%s total %d vs collectd 5.12 %g: %s" % (
-            name, val, TARGET[key], "met" if ok else "MISSED"))
-    subprocess.call(["rm", "-rf", d])
+    ref = dict(results).get("collectd")
+    for name, tot in results:
+        if not name.startswith("vigild"):
+            continue
+        for key, val, what in (("pss_kb", tot["Pss"], "PSS"),
+                               ("threads", tot["Threads"], "threads")):
+            ok = val <= TARGET[key]
+            missed |= not ok
+            line = "%s: %s %d vs the issue's collectd 5.12 %g: %s" % (
+                name, what, val, TARGET[key], "met" if ok else "MISSED")
+            if ref:
+                rkey = "Pss" if key == "pss_kb" else "Threads"
+                line += "; vs collectd measured here %d: %s" % (
+                    ref[rkey], "met" if val <= ref[rkey] else "MISSED")
+            print(line)
     return 2 if missed and args.strict else 0
 
 

@@ -503,4 +503,72 @@ sys.exit(1 if bad else 0)
 EOF
 [ "$(cat "$ROOT/proc/sys/vm/drop_caches")" = 0 ] || fail "vigild's memory_relief was not a dry run"
 
-pass "etc/vigil.ini checks and routes as the seed; the remedy scripts dry-run, refuse and act as they should; vigild runs them by name"
+# --- 4. The shipped file verbatim, against this machine, for a few
+# seconds (its rules need 20 s or more to fire; with PATH holding only
+# the fake commands, no remediation could run anyway), from a relative
+# state directory: the file sink's events.jsonl lands in it (a relative
+# state_dir is taken from vigild's working directory), and the plugins
+# the file keeps inside vigild are there, the others in workers.
+(
+	cd "$TEST_DIR" || exit 1
+	PATH="$FAKEBIN:/usr/bin:/bin" exec "$VIGILD" -c "$SHIPPED" \
+		-p "$VIGIL_TEST_PLUGIN_PATH" -s rel-state \
+		-S "$TEST_DIR/shipped.sock" >>"$VIGILD_LOG" 2>&1
+) &
+VIGILD_PID=$!
+track_pid "$VIGILD_PID"
+wait_until 20 "events.jsonl in the relative state directory" \
+	test -e "$TEST_DIR/rel-state/events.jsonl"
+! grep -q 'path must be' "$VIGILD_LOG" ||
+	fail "the file sink refused its path: $(grep 'path must be' "$VIGILD_LOG")"
+# maps_of PID: the plugins it has loaded.
+maps_of()
+{
+	grep -o '[a-z_]*\.so$' "/proc/$1/maps" 2>/dev/null | sort -u | tr '\n' ' '
+}
+workers_loaded()
+{
+	local c all=
+	for c in $(ps --ppid "$VIGILD_PID" -o pid=); do
+		all="$all $(maps_of "$c" | tr ' ' '\n' | grep -E '^(disk|network|file)\.so$' | tr '\n' ' ')"
+	done
+	for so in disk.so network.so file.so; do
+		case $all in *"$so"*) ;; *) return 1 ;; esac
+	done
+}
+wait_until 20 "workers for the disk and network sensors and the file sink" workers_loaded
+core_maps=$(maps_of "$VIGILD_PID")
+for so in cpu.so memory.so load.so threshold.so log.so; do
+	case " $core_maps" in *" $so "*) ;; *) fail "vigild has not loaded $so itself (isolation = none): $core_maps" ;; esac
+done
+# Each instance's isolation, as vigilctl reports it.
+"$VIGIL_BUILDDIR/vigilctl" -s "$TEST_DIR/shipped.sock" status --json >"$TEST_DIR/shipped-status.json" ||
+	fail "vigilctl status failed on the shipped file"
+"$PYTHON" - "$TEST_DIR/shipped-status.json" <<'EOF' || fail "the shipped file's instances are not isolated as it says (see above)"
+import json, sys
+inside = {"sensor.cpu", "sensor.memory", "sensor.load", "sink.log"}
+workers = {"sensor.cpu_temp", "sensor.disk", "sensor.network", "sink.events",
+           "action.renice_top", "action.memory_relief", "action.bounce_interface"}
+bad, seen = [], set()
+for p in json.load(open(sys.argv[1]))["plugins"]:
+    s, iso = p["section"], p["isolation"]
+    seen.add(s)
+    if s in inside or s.startswith("rule."):
+        want = "none"
+    elif s in workers:
+        want = "process"
+    else:
+        continue
+    if iso != want:
+        bad.append("%s: isolation %s, expected %s" % (s, iso, want))
+for s in sorted((inside | workers) - seen):
+    bad.append("%s: not in vigilctl status" % s)
+for b in bad:
+    print("  " + b)
+sys.exit(1 if bad else 0)
+EOF
+n_children=$(ps --ppid "$VIGILD_PID" -o pid= | wc -l)
+stop_vigild
+note "shipped file: $n_children child processes (the spawner and the workers)"
+
+pass "etc/vigil.ini checks and routes as the seed; the remedy scripts dry-run, refuse and act as they should; vigild runs them by name; run verbatim from a relative state directory, with cpu, memory, load, the rules and the log sink inside vigild"
