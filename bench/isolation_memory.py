@@ -300,6 +300,15 @@ def run_collectd(args, d):
     return rows, "collectd " + m.group(1) if m else "collectd"
 
 
+def zombie(pid):
+    """Whether pid has exited and waits to be reaped (it maps nothing)."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def main():
     srcdir = os.environ.get("VIGIL_SRCDIR",
                             os.path.join(os.path.dirname(__file__), ".."))
@@ -320,8 +329,9 @@ def main():
                     help="exit 2 if a target is missed")
     args = ap.parse_args()
 
-    others = subprocess.run(["pgrep", "-x", "vigild|vigild-spawner|collectd"],
-                            capture_output=True, text=True).stdout.split()
+    others = [pid for pid in subprocess.run(
+        ["pgrep", "-x", "vigild|vigild-spawner|collectd"],
+        capture_output=True, text=True).stdout.split() if not zombie(pid)]
     if others:
         sys.exit("other vigild or collectd processes are running (%s): they "
                  "share libraries with the ones measured and make the "
