@@ -427,6 +427,32 @@ static size_t apply_core_settings(struct vigil_instance *inst,
 	return errors;
 }
 
+/* Keys only a worker can honour, set in the section of an instance that
+ * runs inside vigild: said, so nobody counts on them. */
+static void warn_worker_only(const struct vigil_instance *inst,
+			     const struct vigil_conf *conf,
+			     struct vigil_diag *warnings)
+{
+	static const struct {
+		const char *key, *why;
+	} keys[] = {
+		{"timeout", "a call inside vigild cannot be cut short"},
+		{"memory_limit", "only a worker's memory is watched"},
+		{"idle_timeout", "the action stays loaded in vigild"},
+	};
+
+	for (size_t k = 0; k < VIGIL_ARRAY_SIZE(keys); k++) {
+		const struct vigil_optslot *s = slot(inst, keys[k].key);
+
+		if (s && s->line)
+			vigil_diag_add(warnings,
+				       "%s:%d: [%s] %s has no effect with "
+				       "isolation = none: %s",
+				       conf->path, s->line, inst->section,
+				       keys[k].key, keys[k].why);
+	}
+}
+
 struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 					  const struct vigil_conf_section *sec,
 					  struct vigil_loader *loader,
@@ -515,6 +541,8 @@ struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 	nerr += apply_core_settings(inst, conf, errors);
 	if (!isolated)
 		inst->isolated = 0;
+	if (!inst->isolated)
+		warn_worker_only(inst, conf, warnings);
 	if (nerr) {
 		vigil_instance_free(inst);
 		return NULL;

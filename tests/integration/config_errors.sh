@@ -161,4 +161,32 @@ fi
 grep -F -- "[sink.events]" "$TEST_DIR/shipped.out" &&
 	fail "etc/vigil.ini: [sink.events] did not use the state directory given with -s"
 
-pass "every error reported with FILE:LINE, exit 78, nothing started; good and shipped configs pass"
+# Keys only a worker honours, on an instance inside vigild: a warning
+# each, with FILE:LINE; the file is still good (exit 0). Restart keys do
+# apply there (init is retried), so they are not warned about.
+cat >"$TEST_DIR/inside.ini" <<EOF
+[sensor.syn]
+plugin = synthetic
+isolation = none
+timeout = 5s
+memory_limit = 10M
+restart_delay = 1s
+
+[sensor.worker]
+plugin = synthetic
+timeout = 5s
+memory_limit = 10M
+EOF
+rc=0
+"$VIGILD" --check-config -c "$TEST_DIR/inside.ini" -p "$VIGIL_TEST_PLUGIN_PATH" \
+	-s "$TEST_DIR/state" >"$TEST_DIR/inside.out" 2>&1 || rc=$?
+cat "$TEST_DIR/inside.out"
+[ "$rc" -eq 0 ] || fail "--check-config exited $rc on a file with worker-only keys inside vigild, expected 0"
+grep -Fq -- "vigild: warning: $TEST_DIR/inside.ini:4: [sensor.syn] timeout has no effect with isolation = none" "$TEST_DIR/inside.out" ||
+	fail "no warning for timeout on an instance inside vigild"
+grep -Fq -- "vigild: warning: $TEST_DIR/inside.ini:5: [sensor.syn] memory_limit has no effect with isolation = none" "$TEST_DIR/inside.out" ||
+	fail "no warning for memory_limit on an instance inside vigild"
+[ "$(grep -c '^vigild: warning: ' "$TEST_DIR/inside.out")" -eq 2 ] ||
+	fail "expected exactly two warnings (not restart_delay, not the worker's keys)"
+
+pass "every error reported with FILE:LINE, exit 78, nothing started; good and shipped configs pass; worker-only keys inside vigild are warned about"
