@@ -7,7 +7,7 @@
  * another init (BusyBox, OpenRC, runit), in a container - the library and
  * its six dependencies (libgcrypt, libgpg-error, liblzma, libzstd, liblz4,
  * libcap), which only its journal and compression code needs, are never
- * mapped: that is about 0.7 MB of PSS in the core (docs/performance.md).
+ * mapped: 0.7 to 1.1 MB of PSS in the core (docs/performance.md).
  * The calls are libsystemd's own either way.
  *
  * The environment is left as it is (unset_environment = 0): NOTIFY_SOCKET
@@ -66,6 +66,8 @@ static int sd_load(void)
 			   h ? "sd_notify or sd_watchdog_enabled missing" :
 			       dlerror());
 		sd.notify = NULL;
+		if (h)
+			dlclose(h);
 		return 0;
 	}
 	vigil_debug("systemd: %s loaded for sd_notify",
