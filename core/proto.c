@@ -97,42 +97,66 @@ void vigil_wire_free(struct vigil_wire *w)
 	vigil_buf_free(&w->b);
 }
 
+/* Appends n bytes: the path of every field of every reading in a batch,
+ * so inline, with the growth check out of line (n is a constant for the
+ * numbers, so the copy is a move). The buffer stays NUL-terminated, as
+ * vigil_buf promises. */
+static inline void put(struct vigil_wire *w, const void *p, size_t n)
+{
+	struct vigil_buf *b = &w->b;
+
+	if (__builtin_expect(b->len + n + 1 > b->cap, 0))
+		vigil_grow((void **)&b->data, &b->cap, b->len + n + 1, 1);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
 void vigil_wire_put_u32(struct vigil_wire *w, uint32_t v)
 {
-	vigil_buf_add(&w->b, (const char *)&v, sizeof(v));
+	put(w, &v, sizeof(v));
 }
 
 void vigil_wire_put_u64(struct vigil_wire *w, uint64_t v)
 {
-	vigil_buf_add(&w->b, (const char *)&v, sizeof(v));
+	put(w, &v, sizeof(v));
 }
 
 void vigil_wire_put_i64(struct vigil_wire *w, int64_t v)
 {
-	vigil_buf_add(&w->b, (const char *)&v, sizeof(v));
+	put(w, &v, sizeof(v));
 }
 
 void vigil_wire_put_f64(struct vigil_wire *w, double v)
 {
-	vigil_buf_add(&w->b, (const char *)&v, sizeof(v));
+	put(w, &v, sizeof(v));
 }
 
 void vigil_wire_put_str(struct vigil_wire *w, const char *s)
 {
-	size_t n;
+	struct vigil_buf *b = &w->b;
+	uint32_t n;
+	size_t len;
 
 	if (!s) {
-		vigil_wire_put_u32(w, ABSENT);
+		n = ABSENT;
+		put(w, &n, sizeof(n));
 		return;
 	}
 	/* The terminator travels too, so the reader can hand out pointers
 	 * into the frame instead of copies. */
-	n = strlen(s) + 1;
-	if (n >= VIGIL_FRAME_MAX)
-		n = VIGIL_FRAME_MAX - 1;
-	vigil_wire_put_u32(w, (uint32_t)n);
-	vigil_buf_add(&w->b, s, n - 1);
-	vigil_buf_add(&w->b, "", 1);
+	len = strlen(s);
+	if (len >= VIGIL_FRAME_MAX - 1)
+		len = VIGIL_FRAME_MAX - 2;
+	n = (uint32_t)len + 1;
+	if (__builtin_expect(b->len + sizeof(n) + n + 1 > b->cap, 0))
+		vigil_grow((void **)&b->data, &b->cap,
+			   b->len + sizeof(n) + n + 1, 1);
+	memcpy(b->data + b->len, &n, sizeof(n));
+	memcpy(b->data + b->len + sizeof(n), s, len);
+	b->len += sizeof(n) + n;
+	b->data[b->len - 1] = '\0';
+	b->data[b->len] = '\0';
 }
 
 void vigil_wire_put_labels(struct vigil_wire *w, const struct vigil_label *l,
