@@ -410,14 +410,15 @@ static void tick_worker(struct vigil_daemon *d, struct vigil_instance *s,
 	*next = sooner(s->next_due, *next);
 }
 
-static int instance_running(const struct vigil_instance *inst)
+/* Up, or as good as up: its worker takes calls (running, or in standby
+ * until an action needs it; starting too when `starting`), or it was
+ * started inside vigild. */
+static int instance_running(const struct vigil_instance *inst, int starting)
 {
 	if (inst->worker)
-		return inst->worker->state == VIGIL_WORKER_IDLE ||
-		       inst->worker->state == VIGIL_WORKER_BUSY ||
-		       inst->worker->state == VIGIL_WORKER_STARTING ||
-		       inst->worker->state == VIGIL_WORKER_STANDBY ||
-		       inst->worker->state == VIGIL_WORKER_PARKING;
+		return vigil_worker_accepting(inst->worker) &&
+		       (starting ||
+			inst->worker->state != VIGIL_WORKER_STARTING);
 	return inst->started;
 }
 
@@ -580,12 +581,12 @@ static void handle_signals(struct vigil_daemon *d)
 	}
 }
 
-static size_t count_running(const struct vigil_daemon *d)
+size_t vigil_daemon_count_running(const struct vigil_daemon *d, int starting)
 {
 	size_t running = 0;
 
 	for (size_t i = 0; i < d->n_all; i++)
-		running += instance_running(d->all[i]) ? 1 : 0;
+		running += instance_running(d->all[i], starting) ? 1 : 0;
 	return running;
 }
 
@@ -608,7 +609,7 @@ size_t vigil_daemon_start_all(struct vigil_daemon *d, vigil_time_ns now)
 	for (size_t o = 0; o < VIGIL_ARRAY_SIZE(order); o++)
 		for (size_t i = 0; i < d->n_kind[order[o]]; i++)
 			try_start(d, d->by_kind[order[o]][i], now);
-	return count_running(d);
+	return vigil_daemon_count_running(d, 1);
 }
 
 void vigil_daemon_stop_all(struct vigil_daemon *d)
@@ -822,7 +823,7 @@ int vigil_daemon_run(struct vigil_daemon *d)
 		/* Ready once every worker has answered its init (or failed
 		 * it): its deadline bounds the wait. */
 		if (!d->ready && !any_starting(d)) {
-			running = count_running(d);
+			running = vigil_daemon_count_running(d, 1);
 			vigil_notice("vigild %s running: %zu sensor(s), %zu "
 				     "rule(s), %zu action(s), %zu sink(s); %zu "
 				     "of %zu started, %zu disabled",
@@ -838,7 +839,7 @@ int vigil_daemon_run(struct vigil_daemon *d)
 			next = sooner(vigil_daemon_ctl_tick(d, now), next);
 		}
 		/* An init retried by tick() changes it. */
-		running = count_running(d);
+		running = vigil_daemon_count_running(d, 1);
 		if (d->ready && running != d->notified_running)
 			notify_status(d, running, 0);
 		arm(d, next);

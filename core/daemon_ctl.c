@@ -347,19 +347,6 @@ static void json_plugin(yajl_gen out, const struct vigil_daemon *d,
 	vigil_json_plugin(out, &p);
 }
 
-static size_t count_running(const struct vigil_daemon *d)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < d->n_all; i++) {
-		const char *st = vigil_daemon_instance_state(d->all[i]);
-
-		/* standby: an action's worker that starts when needed */
-		n += strcmp(st, "running") == 0 || strcmp(st, "standby") == 0;
-	}
-	return n;
-}
-
 HANDLER(h_status)
 {
 	struct vigil_daemon *d = user;
@@ -392,7 +379,7 @@ HANDLER(h_status)
 	vigil_json_ku64(out, "rules", d->n_kind[VIGIL_KIND_RULE]);
 	vigil_json_ku64(out, "actions", d->n_kind[VIGIL_KIND_ACTION]);
 	vigil_json_ku64(out, "sinks", d->n_kind[VIGIL_KIND_SINK]);
-	vigil_json_ku64(out, "running", count_running(d));
+	vigil_json_ku64(out, "running", vigil_daemon_count_running(d, 0));
 	vigil_json_ku64(out, "disabled", d->n_disabled);
 	vigil_json_ku64(out, "broken", d->n_broken);
 	yajl_gen_map_close(out);
