@@ -9,13 +9,13 @@
 #include "config.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "control_json.h"
+#include "json_number.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -75,30 +75,17 @@ void vigil_json_i64(yajl_gen g, int64_t v)
 	yajl_gen_integer(g, (long long)v);
 }
 
-/* The shortest of %.15g/%.16g/%.17g that reads back exactly: yajl's own
- * %.20g turns 48.3 into 48.29999999999999716. */
+/* As JSON number text (json_number.h): exact and short, where yajl's own
+ * %.20g turns 48.3 into 48.29999999999999716; not finite is null. */
 void vigil_json_double(yajl_gen g, double v)
 {
-	char num[40];
-	int n = 0;
+	char num[VIGIL_JSON_NUMBER_MAX];
+	int n = vigil_json_number(num, v);
 
-	if (!isfinite(v)) {
+	if (n < 0)
 		yajl_gen_null(g);
-		return;
-	}
-	if (v == 0.0)
-		v = 0.0; /* no "-0" */
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(num, sizeof(num), "%.*g", prec, v);
-		if (strtod(num, NULL) == v)
-			break;
-	}
-	/* A locale with a decimal comma must not reach the wire. */
-	for (int i = 0; i < n; i++)
-		if (num[i] != '-' && num[i] != '+' && num[i] != 'e' &&
-		    (num[i] < '0' || num[i] > '9'))
-			num[i] = '.';
-	yajl_gen_number(g, num, (size_t)n);
+	else
+		yajl_gen_number(g, num, (size_t)n);
 }
 
 void vigil_json_bool(yajl_gen g, int v)

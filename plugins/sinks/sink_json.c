@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,33 +159,17 @@ static void j_kstr(struct sink_json *js, const char *k, const char *v)
 	j_str(js, v);
 }
 
-/*
- * A double as the shortest of %.15g/%.16g/%.17g that reads back exactly:
- * yajl_gen_double prints %.20g, which turns 48.3 into 48.29999999999999716.
- * Not finite is null (JSON has no NaN); negative zero is 0.
- */
+/* A double as JSON number text (json_number.h): exact and short, where
+ * yajl_gen_double would print %.20g; not finite is null. */
 static void j_double(struct sink_json *js, double v)
 {
-	char num[40];
-	int n = 0;
+	char num[VIGIL_JSON_NUMBER_MAX];
+	int n = vigil_json_number(num, v);
 
-	if (!isfinite(v)) {
+	if (n < 0)
 		j_status(js, yajl_gen_null(js->gen));
-		return;
-	}
-	if (v == 0.0)
-		v = 0.0;
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(num, sizeof(num), "%.*g", prec, v);
-		if (strtod(num, NULL) == v)
-			break;
-	}
-	/* A locale with a decimal comma must not reach the output. */
-	for (int i = 0; i < n; i++)
-		if (num[i] != '-' && num[i] != '+' && num[i] != 'e' &&
-		    (num[i] < '0' || num[i] > '9'))
-			num[i] = '.';
-	j_status(js, yajl_gen_number(js->gen, num, (size_t)n));
+	else
+		j_status(js, yajl_gen_number(js->gen, num, (size_t)n));
 }
 
 static void j_uint(struct sink_json *js, uint64_t v)

@@ -17,6 +17,7 @@
 
 #include <vigil/plugin.h>
 
+#include "json_number.h"
 #include "utf8.h"
 
 /* Bytes being built. On allocation failure `failed` sticks until the
