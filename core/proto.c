@@ -97,19 +97,27 @@ void vigil_wire_free(struct vigil_wire *w)
 	vigil_buf_free(&w->b);
 }
 
-/* Appends n bytes: the path of every field of every reading in a batch,
- * so inline, with the growth check out of line (n is a constant for the
- * numbers, so the copy is a move). The buffer stays NUL-terminated, as
- * vigil_buf promises. */
-static inline void put(struct vigil_wire *w, const void *p, size_t n)
+/* Room for n more bytes at the end of the frame, which is then n bytes
+ * longer: on the path of every field of every reading in a batch, so
+ * inline, with the growth out of line. The buffer stays NUL-terminated,
+ * as vigil_buf promises. */
+static inline char *extend(struct vigil_wire *w, size_t n)
 {
 	struct vigil_buf *b = &w->b;
+	char *at;
 
 	if (__builtin_expect(b->len + n + 1 > b->cap, 0))
 		vigil_grow((void **)&b->data, &b->cap, b->len + n + 1, 1);
-	memcpy(b->data + b->len, p, n);
+	at = b->data + b->len;
 	b->len += n;
 	b->data[b->len] = '\0';
+	return at;
+}
+
+/* n is a constant for the numbers, so the copy is a move. */
+static inline void put(struct vigil_wire *w, const void *p, size_t n)
+{
+	memcpy(extend(w, n), p, n);
 }
 
 void vigil_wire_put_u32(struct vigil_wire *w, uint32_t v)
@@ -134,9 +142,9 @@ void vigil_wire_put_f64(struct vigil_wire *w, double v)
 
 void vigil_wire_put_str(struct vigil_wire *w, const char *s)
 {
-	struct vigil_buf *b = &w->b;
 	uint32_t n;
 	size_t len;
+	char *at;
 
 	if (!s) {
 		n = ABSENT;
@@ -149,14 +157,10 @@ void vigil_wire_put_str(struct vigil_wire *w, const char *s)
 	if (len >= VIGIL_FRAME_MAX - 1)
 		len = VIGIL_FRAME_MAX - 2;
 	n = (uint32_t)len + 1;
-	if (__builtin_expect(b->len + sizeof(n) + n + 1 > b->cap, 0))
-		vigil_grow((void **)&b->data, &b->cap,
-			   b->len + sizeof(n) + n + 1, 1);
-	memcpy(b->data + b->len, &n, sizeof(n));
-	memcpy(b->data + b->len + sizeof(n), s, len);
-	b->len += sizeof(n) + n;
-	b->data[b->len - 1] = '\0';
-	b->data[b->len] = '\0';
+	at = extend(w, sizeof(n) + n);
+	memcpy(at, &n, sizeof(n));
+	memcpy(at + sizeof(n), s, len);
+	at[sizeof(n) + len] = '\0';
 }
 
 void vigil_wire_put_labels(struct vigil_wire *w, const struct vigil_label *l,
