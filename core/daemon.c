@@ -95,7 +95,6 @@ static void load_incidents(struct vigil_daemon *d,
 			       sec ? sec->line : 0, why);
 }
 
-/* A [silence.NAME] section: checked now, added when vigild runs. */
 /* The keys of a [silence.NAME] section, checked by vigil_silence_from_ini
  * (which knows which are required together). */
 static const struct vigil_option silence_options[] = {
@@ -121,6 +120,7 @@ static const char *slot_value(const struct vigil_optslot *slots, size_t n,
 	return s ? s->value : NULL;
 }
 
+/* A [silence.NAME] section: checked now, added when vigild runs. */
 static void load_silence(struct vigil_daemon *d,
 			 const struct vigil_conf_section *sec,
 			 struct vigil_diag *errors, struct vigil_diag *warnings)

@@ -1188,13 +1188,12 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 		    now >= w->last_call + inst->idle_timeout) {
 			/* Nothing to do for idle_timeout: fini, then exit;
 			 * the deadline bounds it. */
+			w->state = VIGIL_WORKER_PARKING;
 			if (send_now(w, VIGIL_MSG_FINI) < 0) {
-				w->state = VIGIL_WORKER_PARKING;
 				worker_died(w, env, now, -ECONNRESET,
 					    "could not be sent fini");
 				break;
 			}
-			w->state = VIGIL_WORKER_PARKING;
 			w->call = "fini";
 			w->deadline = now + PARK_GRACE;
 		}

@@ -2,8 +2,9 @@
  * worker.h - a plugin instance in its own process, supervised.
  *
  * The worker is forked (by the spawner, spawner.h, or else by the core);
- * the worker (still vigild's code, after fork) puts itself in a process group of its own, loads the plugin's .so, runs
- * init, and serves calls sent over a socketpair as frames (proto.h). The
+ * the worker (still vigild's code, after fork) puts itself in a process
+ * group of its own, loads the plugin's .so, runs init, and serves calls
+ * sent over a socketpair as frames (proto.h). The
  * plugin sees the same host table as in-process: only where its emitted
  * readings go differs, so one binary works both ways.
  *
