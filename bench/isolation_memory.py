@@ -194,11 +194,11 @@ def measure(cmd, settle, logpath, env=None, children=True):
         core_so = sos(p.pid)
         for pid in pids:
             r = rollup(pid)
+            mapped = core_so if pid == p.pid else sos(pid)
             # A worker loads its plugin after the fork: the .so it maps
             # and the core does not.
-            r["own"] = sorted(os.path.basename(x) for x in
-                              sos(pid) - core_so)
-            r["systemd"] = any("libsystemd" in x for x in sos(pid))
+            r["own"] = sorted(os.path.basename(x) for x in mapped - core_so)
+            r["systemd"] = any("libsystemd" in x for x in mapped)
             r.update(by_kind(pid, exe))
             r["pid"] = pid
             with open("/proc/%d/comm" % pid) as f:
