@@ -341,6 +341,7 @@ static void json_plugin(yajl_gen out, const struct vigil_daemon *d,
 							      "none",
 		.calls = inst->calls,
 		.errors = inst->errors,
+		.queue_drops = inst->worker ? inst->worker->dropped : 0,
 	};
 
 	(void)d;

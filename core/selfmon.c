@@ -97,6 +97,8 @@ static void plugin_readings(const struct vigil_host *h, struct vigil_ctx *ctx,
 	emit(h, ctx, "vigil.plugin.calls", "", (double)inst->calls, l, 2);
 	emit(h, ctx, "vigil.plugin.errors", "", (double)inst->errors, l, 2);
 	emit(h, ctx, "vigil.plugin.emitted", "", (double)inst->emitted, l, 2);
+	emit(h, ctx, "vigil.plugin.queue_drops", "",
+	     inst->worker ? (double)inst->worker->dropped : 0, l, 2);
 	if (p50 >= 0) {
 		emit(h, ctx, "vigil.plugin.latency_p50_ms", "ms", p50, l, 2);
 		emit(h, ctx, "vigil.plugin.latency_p99_ms", "ms", p99, l, 2);

@@ -88,6 +88,8 @@ if value("vigil.plugin.calls", "sensor.good") < 3:
     errors.append("sensor.good made fewer than 3 calls")
 if value("vigil.plugin.emitted", "sensor.good") < 3:
     errors.append("sensor.good emitted fewer than 3 readings")
+if value("vigil.plugin.queue_drops", "sensor.good") != 0:
+    errors.append("sensor.good: queue drops, or none reported")
 p50 = value("vigil.plugin.latency_p50_ms", "sensor.good")
 p99 = value("vigil.plugin.latency_p99_ms", "sensor.good")
 if not (0 < p50 <= p99):

@@ -160,7 +160,7 @@ expect 0 "status --json" --json status
 [ "$(json 'len(r["plugins"])')" = 7 ] || fail "status --json: $(json 'len(r["plugins"])') plugins, expected 7"
 [ "$(json 'sorted({p["kind"] for p in r["plugins"]})')" = '["rule", "sensor", "sink"]' ] ||
 	fail "status --json: kinds $(json 'sorted({p["kind"] for p in r["plugins"]})')"
-[ "$(json 'all(set(p) >= {"section","plugin","kind","state","restarts","calls","errors","last_exit","isolation"} for p in r["plugins"])')" = True ] ||
+[ "$(json 'all(set(p) >= {"section","plugin","kind","state","restarts","calls","errors","queue_drops","last_exit","isolation"} for p in r["plugins"])')" = True ] ||
 	fail "status --json: a plugin lacks a member: $(json 'r["plugins"]')"
 [ "$(json 'r["counts"]["sensors"], r["counts"]["rules"], r["counts"]["sinks"], isinstance(r["uptime_s"], int)')" = "(3, 3, 1, True)" ] ||
 	fail "status --json: counts $(json 'r["counts"]')"

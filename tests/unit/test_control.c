@@ -160,10 +160,10 @@ static int h_status(void *user, const struct vigil_control_req *req,
 {
 	static const struct vigil_json_plugin p[] = {
 		{"sensor.cpu", "cpu", "sensor", "running", 0, NULL, "process",
-		 120, 0},
+		 120, 0, 0},
 		{"sensor.cpu_temperature", "thermal", "sensor", "failed", 5,
-		 "exited with status 1", "process", 7, 7},
-		{"sink.log", "log", "sink", "running", 0, NULL, "none", 3, 0},
+		 "exited with status 1", "process", 7, 7, 0},
+		{"sink.log", "log", "sink", "running", 0, NULL, "none", 3, 0, 0},
 	};
 
 	vigil_json_kstr(out, "version", PACKAGE_VERSION);
