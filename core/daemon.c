@@ -33,6 +33,9 @@
 #define WORKER_STOP_GRACE (2 * VIGIL_SEC)
 #define INIT_RETRY_MIN VIGIL_SEC
 #define INIT_RETRY_MAX (300 * VIGIL_SEC)
+/* Readings the loop moves through the pipeline per turn, between reads
+ * of the workers' sockets: 2 batches for each worker. */
+#define DRAIN_SLICE 16384
 #define READ_BACKOFF_SHIFT_MAX 4 /* a failing sensor: at most 16x interval */
 /* At shutdown, how long rules, actions and sinks may take to finish. */
 #define SHUTDOWN_DRAIN (5 * VIGIL_SEC)
@@ -387,6 +390,23 @@ static vigil_time_ns sooner(vigil_time_ns a, vigil_time_ns b)
 	return a && a < b ? a : b;
 }
 
+/* A worker's read ended. If the next was due meanwhile, it is due now:
+ * as inside vigild, where a read that overruns its interval is followed
+ * by the next at once (collectd does the same), not an interval later. */
+static void read_done(void *arg, struct vigil_worker *w, int rc,
+		      struct vigil_wire_reader *reply)
+{
+	struct vigil_instance *s = arg;
+
+	(void)w;
+	(void)rc;
+	(void)reply;
+	if (s->read_late) {
+		s->read_late = 0;
+		s->next_due = vigil_monotonic();
+	}
+}
+
 /* An isolated instance: its worker's deadlines and restarts; a sensor's
  * reads, which are sent now and answered through the loop. */
 static void tick_worker(struct vigil_daemon *d, struct vigil_instance *s,
@@ -400,11 +420,14 @@ static void tick_worker(struct vigil_daemon *d, struct vigil_instance *s,
 	if (w->state != VIGIL_WORKER_IDLE && w->state != VIGIL_WORKER_BUSY)
 		return;
 	if (s->next_due <= now) {
-		/* A read still running when the next is due is not doubled:
-		 * the deadline ends it if it never returns. */
-		if (vigil_worker_read(w, now) == -EBUSY)
+		/* A read still running when the next is due is not doubled
+		 * (the deadline ends it if it never returns): the next
+		 * starts when it ends. */
+		if (vigil_worker_read(w, now, read_done, s) == -EBUSY) {
 			vigil_debug("[%s] previous read still running",
 				    s->section);
+			s->read_late = 1;
+		}
 		schedule(s, now);
 	}
 	*next = sooner(s->next_due, *next);
@@ -842,7 +865,7 @@ int vigil_daemon_run(struct vigil_daemon *d)
 		running = vigil_daemon_count_running(d, 1);
 		if (d->ready && running != d->notified_running)
 			notify_status(d, running, 0);
-		arm(d, next);
+		arm(d, d->backlog ? now : next);
 		n = epoll_wait(d->epfd, evs, (int)VIGIL_ARRAY_SIZE(evs), -1);
 		if (n < 0 && errno != EINTR) {
 			vigil_err("epoll_wait: %s", strerror(errno));
@@ -865,9 +888,11 @@ int vigil_daemon_run(struct vigil_daemon *d)
 						evs[i].events, vigil_monotonic());
 			}
 		}
-		/* What workers sent goes through at once; what it changed
-		 * is journaled before the loop waits again. */
-		vigil_pipeline_run(&d->pl);
+		/* What workers sent goes through at once, a slice at a
+		 * time (the rest at the next turn, which does not wait);
+		 * what it changed is journaled before the loop waits
+		 * again. */
+		d->backlog = vigil_pipeline_run_some(&d->pl, DRAIN_SLICE) > 0;
 		vigil_pipeline_commit(&d->pl);
 	}
 

@@ -91,6 +91,7 @@ struct vigil_daemon {
 	/* systemd notification (core/notify.c) */
 	size_t notified_running;         /* in the last STATUS= sent */
 	int ready;                       /* READY=1 sent */
+	int backlog;                     /* readings left for the next turn */
 	vigil_time_ns watchdog_interval; /* keep-alive period; 0: none */
 	vigil_time_ns next_watchdog;     /* next WATCHDOG=1, monotonic */
 };

@@ -88,6 +88,8 @@ struct vigil_instance {
 	/* Run time. */
 	int index;              /* among instances of its kind */
 	vigil_time_ns next_due; /* monotonic */
+	int read_late;          /* due while its worker still read: read
+				 * again as soon as that read ends */
 	unsigned failures;      /* consecutive failed calls */
 	int fatal;              /* init said VIGIL_EFATAL: never retried */
 	unsigned init_failures; /* consecutive failed inits */

@@ -226,35 +226,45 @@ static int lookup_safe(const struct vigil_reading *r)
 	return 1;
 }
 
-static int on_reading(void *user, struct vigil_instance *inst,
-		      const struct vigil_reading *r)
+struct vigil_series *vigil_pipeline_series(struct vigil_pipeline *pl,
+					   struct vigil_instance *inst,
+					   const struct vigil_reading *r,
+					   int *rc)
 {
-	struct vigil_pipeline *pl = user;
 	struct vigil_series *s = NULL;
-	struct vigil_qreading *q;
-	size_t tail;
-	int rc;
 
-	if (inst->kind != VIGIL_KIND_SENSOR)
-		return -EPERM;
+	*rc = 0;
 	/* A reading of a known series has the metric and label keys that
 	 * were checked when the series was made: only a new one is checked,
 	 * which keeps the check off the path of every reading. */
 	if (lookup_safe(r))
 		s = vigil_series_find(&pl->series, inst, r);
+	if (s)
+		return s;
+	if ((*rc = check_new_reading(pl, inst, r)) < 0)
+		return NULL;
+	s = vigil_series_intern(&pl->series, inst, r);
 	if (!s) {
-		rc = check_new_reading(pl, inst, r);
-		if (rc < 0)
-			return rc;
-		s = vigil_series_intern(&pl->series, inst, r);
-	}
-	if (!s) {
+		*rc = -ENOSPC;
 		if (pl->stats.readings_refused++ == 0)
 			vigil_log(VIGIL_LOG_WARNING, inst->section,
 				  "reading %s refused: already %d series; "
 				  "a sensor is making too many label values",
 				  r->metric, SERIES_LIMIT);
-		return -ENOSPC;
+	}
+	return s;
+}
+
+void vigil_pipeline_sample(struct vigil_pipeline *pl,
+			   struct vigil_instance *inst, struct vigil_series *s,
+			   const struct vigil_reading *r)
+{
+	struct vigil_qreading *q;
+	size_t tail;
+
+	if (!s) {
+		pl->stats.readings_refused++;
+		return;
 	}
 	if (pl->ring_len == pl->ring_cap) {
 		/* Full: the oldest reading makes room. */
@@ -276,6 +286,20 @@ static int on_reading(void *user, struct vigil_instance *inst,
 	q->quality = r->quality;
 	pl->stats.readings_in++;
 	inst->emitted++;
+}
+
+static int on_reading(void *user, struct vigil_instance *inst,
+		      const struct vigil_reading *r)
+{
+	struct vigil_pipeline *pl = user;
+	struct vigil_series *s;
+	int rc;
+
+	if (inst->kind != VIGIL_KIND_SENSOR)
+		return -EPERM;
+	if (!(s = vigil_pipeline_series(pl, inst, r, &rc)))
+		return rc;
+	vigil_pipeline_sample(pl, inst, s, r);
 	return 0;
 }
 
@@ -386,14 +410,9 @@ static void evaluate(struct vigil_pipeline *pl, struct vigil_series *s,
 		if (rule->worker) {
 			/* Into the batch for its worker; the rule's state for
 			 * the series lives there, found by series id. */
-			struct vigil_wcall *c =
-				vigil_worker_batch(rule->worker, VIGIL_MSG_EVAL);
-			if (!c) {
+			if (vigil_worker_add(rule->worker, VIGIL_MSG_EVAL, r) <
+			    0)
 				pl->stats.rule_skipped++;
-				continue;
-			}
-			vigil_wire_put_reading(&c->frame, r);
-			c->count++;
 			continue;
 		}
 		if (!rule->started)
@@ -438,14 +457,10 @@ static void write_metrics(struct vigil_pipeline *pl,
 			continue;
 		if (sink->worker) {
 			const struct vigil_reading *v = m == n ? batch : sub;
-			for (size_t i = 0; i < m; i++) {
-				struct vigil_wcall *c = vigil_worker_batch(
-					sink->worker, VIGIL_MSG_WRITE);
-				if (!c)
+			for (size_t i = 0; i < m; i++)
+				if (vigil_worker_add(sink->worker,
+						     VIGIL_MSG_WRITE, &v[i]) < 0)
 					break;
-				vigil_wire_put_reading(&c->frame, &v[i]);
-				c->count++;
-			}
 			continue;
 		}
 		sink->calls++;
@@ -458,12 +473,15 @@ static void write_metrics(struct vigil_pipeline *pl,
 	}
 }
 
-static void drain_readings(struct vigil_pipeline *pl)
+/* Takes at most about `max` readings off the ring (whole batches), or
+ * all with 0. Returns how many it took. */
+static size_t drain_readings(struct vigil_pipeline *pl, size_t max)
 {
 	struct vigil_reading batch[BATCH];
 	struct vigil_series *series[BATCH];
+	size_t taken = 0;
 
-	while (pl->ring_len) {
+	while (pl->ring_len && (!max || taken < max)) {
 		size_t n = 0;
 
 		while (pl->ring_len && n < BATCH) {
@@ -487,12 +505,16 @@ static void drain_readings(struct vigil_pipeline *pl)
 				evaluate(pl, s, r);
 		}
 		write_metrics(pl, batch, series, n);
+		taken += n;
 	}
+	if (pl->ring_len)
+		return taken;
 	/* Empty: start again at the first slot, so the ring's pages that are
 	 * ever touched are those of its high-water mark, not all of them (a
 	 * head that went round would make the whole ring resident within
 	 * hours, 2 MB at the default 65536 slots). */
 	pl->ring_head = 0;
+	return taken;
 }
 
 /* ------------------------------------------------------------ journal */
@@ -872,7 +894,7 @@ static void start_action(struct vigil_pipeline *pl, size_t k,
 		action_done(ac, a->worker, -ENOTCONN, NULL);
 		return;
 	}
-	vigil_wire_put_event(&c->frame, &ev->pub);
+	vigil_wire_put_event(&c->b.frame, &ev->pub);
 	vigil_worker_commit(a->worker, vigil_monotonic());
 }
 
@@ -1016,7 +1038,7 @@ static void sink_pump(struct vigil_pipeline *pl, size_t k, vigil_time_ns now)
 				sink->worker, VIGIL_MSG_DELIVER, deliver_done, q);
 			if (!c)
 				return;
-			vigil_wire_put_event(&c->frame, &ev->pub);
+			vigil_wire_put_event(&c->b.frame, &ev->pub);
 			q->busy = 1;
 			vigil_worker_commit(sink->worker, vigil_monotonic());
 			return;
@@ -1183,15 +1205,28 @@ static void commit_all(struct vigil_instance **v, size_t n)
 	}
 }
 
-void vigil_pipeline_run(struct vigil_pipeline *pl)
+size_t vigil_pipeline_run_some(struct vigil_pipeline *pl, size_t max)
 {
+	size_t left = max;
+
 	do {
-		drain_readings(pl);
+		if (!max) {
+			drain_readings(pl, 0);
+		} else if (left) {
+			size_t taken = drain_readings(pl, left);
+			left = taken < left ? left - taken : 0;
+		}
 		drain_conditions(pl);
 		dispatch_events(pl);
-	} while (pl->ring_len || pl->n_conds);
+	} while ((pl->ring_len && (!max || left)) || pl->n_conds);
 	commit_all(pl->rules, pl->n_rules);
 	commit_all(pl->sinks, pl->n_sinks);
+	return pl->ring_len;
+}
+
+void vigil_pipeline_run(struct vigil_pipeline *pl)
+{
+	vigil_pipeline_run_some(pl, 0);
 }
 
 static const struct vigil_remedy_policy *policy_of(void *user, size_t k)

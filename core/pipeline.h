@@ -116,6 +116,20 @@ struct vigil_pipeline {
 
 extern const struct vigil_emit_ops vigil_pipeline_emit;
 
+/* What vigil_pipeline_emit.reading does, in two steps, for readings that
+ * arrive from a sensor's worker by series id (proto.h): the series of
+ * `r` (its metric, unit and labels), looked up or made once per id, NULL
+ * when refused (bad name: *rc -EINVAL; series limit: -ENOSPC; counted
+ * and said once); then each reading of it (its value, time and quality),
+ * into the ring. A NULL series counts the reading as refused. */
+struct vigil_series *vigil_pipeline_series(struct vigil_pipeline *pl,
+					   struct vigil_instance *inst,
+					   const struct vigil_reading *r,
+					   int *rc);
+void vigil_pipeline_sample(struct vigil_pipeline *pl,
+			   struct vigil_instance *inst, struct vigil_series *s,
+			   const struct vigil_reading *r);
+
 /* `sinks` may hold at most 64 instances. Lists are borrowed. */
 void vigil_pipeline_init(struct vigil_pipeline *pl, size_t ring_cap,
 			 struct vigil_instance **rules, size_t n_rules,
@@ -125,6 +139,11 @@ void vigil_pipeline_free(struct vigil_pipeline *pl);
 
 /* Moves everything queued through every stage. */
 void vigil_pipeline_run(struct vigil_pipeline *pl);
+/* The same, with at most `max` readings off the ring (all with 0): the
+ * event loop's share, so that workers' replies are read between slices
+ * of a big backlog instead of after it (a worker whose calls are all in
+ * flight would drop batches meanwhile). Returns the readings left. */
+size_t vigil_pipeline_run_some(struct vigil_pipeline *pl, size_t max);
 
 /* What the clock does, at the pipeline's clock: next remediation
  * attempts and giving up (escalation and remediation_failed), repeats,

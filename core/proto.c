@@ -175,17 +175,6 @@ void vigil_wire_put_labels(struct vigil_wire *w, const struct vigil_label *l,
 	}
 }
 
-void vigil_wire_put_reading(struct vigil_wire *w, const struct vigil_reading *r)
-{
-	vigil_wire_put_str(w, r->metric);
-	vigil_wire_put_str(w, r->unit);
-	vigil_wire_put_f64(w, r->value);
-	vigil_wire_put_i64(w, r->time);
-	vigil_wire_put_u32(w, (uint32_t)r->quality);
-	vigil_wire_put_u64(w, r->series_id);
-	vigil_wire_put_labels(w, r->labels, r->n_labels);
-}
-
 void vigil_wire_put_event(struct vigil_wire *w, const struct vigil_event *e)
 {
 	size_t n = e->n_actions < MAX_ACTIONS ? e->n_actions : MAX_ACTIONS;
@@ -236,6 +225,94 @@ void vigil_wire_put_condition(struct vigil_wire *w,
 	else
 		vigil_wire_put_labels(w, c->reading->labels,
 				      c->reading->n_labels);
+}
+
+/* ------------------------------------------------------------ batches */
+
+/* A reading in a batch: one fixed-size record. */
+struct sample {
+	uint64_t id;
+	double value;
+	int64_t time;
+	uint32_t quality, zero;
+};
+_Static_assert(sizeof(struct sample) == 32, "a reading is 32 bytes");
+
+/* Where the count and the first reading are in a batch frame without
+ * definitions: after the header, n_series (0) and n. */
+#define BATCH_COUNT_AT (VIGIL_FRAME_HEADER + 4)
+#define BATCH_HEAD (VIGIL_FRAME_HEADER + 8)
+
+void vigil_batch_begin(struct vigil_batch *b, enum vigil_msg type)
+{
+	vigil_wire_begin(&b->frame, type, 0);
+	put(&b->frame, &(uint32_t){0}, 4); /* n_series */
+	put(&b->frame, &(uint32_t){0}, 4); /* n */
+	b->defs.b.len = 0;
+	b->n_defs = 0;
+	b->count = 0;
+}
+
+void vigil_batch_define(struct vigil_batch *b, uint64_t id, const char *metric,
+			const char *unit, const struct vigil_label *l, size_t n)
+{
+	vigil_wire_put_u64(&b->defs, id);
+	vigil_wire_put_str(&b->defs, metric);
+	vigil_wire_put_str(&b->defs, unit);
+	vigil_wire_put_labels(&b->defs, l, n);
+	b->n_defs++;
+}
+
+void vigil_batch_add(struct vigil_batch *b, uint64_t id,
+		     const struct vigil_reading *r)
+{
+	struct sample s = {
+		.id = id,
+		.value = r->value,
+		.time = r->time,
+		.quality = (uint32_t)r->quality,
+	};
+
+	put(&b->frame, &s, sizeof(s));
+	b->count++;
+}
+
+size_t vigil_batch_bytes(const struct vigil_batch *b)
+{
+	return b->frame.b.len + b->defs.b.len;
+}
+
+void vigil_batch_strip(struct vigil_batch *b)
+{
+	b->frame.b.len = BATCH_HEAD;
+	b->frame.b.data[b->frame.b.len] = '\0';
+	b->count = 0;
+}
+
+void vigil_batch_end(struct vigil_batch *b, uint16_t seq)
+{
+	struct vigil_buf *f = &b->frame.b;
+	size_t d = b->defs.b.len;
+
+	memcpy(f->data + 6, &seq, 2);
+	if (d) {
+		/* The definitions go between n_series and n: the readings
+		 * move up by their size (only when a batch defines, which
+		 * is at a series' first reading). */
+		extend(&b->frame, d);
+		memmove(f->data + BATCH_COUNT_AT + d, f->data + BATCH_COUNT_AT,
+			f->len - d - BATCH_COUNT_AT);
+		memcpy(f->data + BATCH_COUNT_AT, b->defs.b.data, d);
+	}
+	memcpy(f->data + VIGIL_FRAME_HEADER, &b->n_defs, 4);
+	memcpy(f->data + BATCH_COUNT_AT + d, &b->count, 4);
+	vigil_wire_end(&b->frame);
+}
+
+void vigil_batch_free(struct vigil_batch *b)
+{
+	vigil_wire_free(&b->frame);
+	vigil_wire_free(&b->defs);
 }
 
 /* ------------------------------------------------------------ reading */
@@ -372,22 +449,6 @@ int vigil_wire_get_labels(struct vigil_wire_reader *r,
 	return 0;
 }
 
-int vigil_wire_get_reading(struct vigil_wire_reader *r,
-			   struct vigil_reading *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->metric = vigil_wire_get_str(r);
-	out->unit = vigil_wire_get_str(r);
-	out->value = vigil_wire_get_f64(r);
-	out->time = vigil_wire_get_i64(r);
-	out->quality = (enum vigil_quality)vigil_wire_get_u32(r);
-	out->series_id = vigil_wire_get_u64(r);
-	vigil_wire_get_labels(r, &out->labels, &out->n_labels);
-	if (!out->metric || out->quality > VIGIL_QUALITY_BAD)
-		r->err = 1;
-	return r->err ? -1 : 0;
-}
-
 int vigil_wire_get_event(struct vigil_wire_reader *r, struct vigil_event *out)
 {
 	struct vigil_action_record *a = NULL;
@@ -449,4 +510,34 @@ int vigil_wire_get_condition(struct vigil_wire_reader *r,
 	if (out->firing > 1)
 		r->err = 1;
 	return r->err ? -1 : 0;
+}
+
+int vigil_wire_get_series(struct vigil_wire_reader *r, uint64_t *id,
+			  struct vigil_reading *out)
+{
+	memset(out, 0, sizeof(*out));
+	*id = vigil_wire_get_u64(r);
+	out->metric = vigil_wire_get_str(r);
+	out->unit = vigil_wire_get_str(r);
+	vigil_wire_get_labels(r, &out->labels, &out->n_labels);
+	if (!*id || !out->metric)
+		r->err = 1;
+	return r->err ? -1 : 0;
+}
+
+int vigil_wire_get_sample(struct vigil_wire_reader *r, uint64_t *id,
+			  struct vigil_reading *out)
+{
+	struct sample s;
+
+	if (take(r, &s, sizeof(s)) < 0 || !s.id ||
+	    s.quality > VIGIL_QUALITY_BAD) {
+		r->err = 1;
+		return -1;
+	}
+	*id = s.id;
+	out->value = s.value;
+	out->time = s.time;
+	out->quality = (enum vigil_quality)s.quality;
+	return 0;
 }

@@ -24,7 +24,7 @@
 
 #include "util.h"
 
-#define VIGIL_PROTO_VERSION 1
+#define VIGIL_PROTO_VERSION 2
 #define VIGIL_FRAME_HEADER 8
 #define VIGIL_FRAME_MAX (4u << 20) /* 4 MiB: a big batch, not a bug */
 
@@ -85,11 +85,48 @@ void vigil_wire_put_f64(struct vigil_wire *w, double v);
 void vigil_wire_put_str(struct vigil_wire *w, const char *s);
 void vigil_wire_put_labels(struct vigil_wire *w, const struct vigil_label *l,
 			   size_t n);
-void vigil_wire_put_reading(struct vigil_wire *w, const struct vigil_reading *r);
 void vigil_wire_put_event(struct vigil_wire *w, const struct vigil_event *e);
 /* Without the reading: its labels travel when the condition has none. */
 void vigil_wire_put_condition(struct vigil_wire *w,
 			      const struct vigil_condition *c);
+
+/*
+ * A batch of readings (the payload of readings, eval and write frames)
+ * names each reading's series by an id, and carries a series' metric,
+ * unit and labels only the first time the sender uses that id on this
+ * connection:
+ *
+ *     u32 n_series, n_series x (u64 id, str metric, str unit, labels)
+ *     u32 n,        n x (u64 id, f64 value, i64 time, u32 quality, u32 0)
+ *
+ * The receiver keeps the definitions for as long as the connection (the
+ * worker process) lives. A reading is 32 bytes, whatever its strings; at
+ * 100,000 readings a read, strings encoded and parsed at every reading
+ * were most of the core's time.
+ *
+ * Definitions and readings are gathered apart (a series is defined while
+ * readings are being added) and joined, definitions first, at the end.
+ */
+struct vigil_batch {
+	struct vigil_wire frame; /* header, u32 0, u32 count, readings */
+	struct vigil_wire defs;  /* the definitions, no header */
+	uint32_t n_defs, count;
+};
+
+void vigil_batch_begin(struct vigil_batch *b, enum vigil_msg type);
+void vigil_batch_define(struct vigil_batch *b, uint64_t id, const char *metric,
+			const char *unit, const struct vigil_label *l,
+			size_t n);
+void vigil_batch_add(struct vigil_batch *b, uint64_t id,
+		     const struct vigil_reading *r);
+/* Bytes the frame will have. */
+size_t vigil_batch_bytes(const struct vigil_batch *b);
+/* Forgets the readings and keeps the definitions, which readings of
+ * later batches may use: what a dropped batch leaves behind. */
+void vigil_batch_strip(struct vigil_batch *b);
+/* Makes the frame, in b->frame, with sequence number `seq`. */
+void vigil_batch_end(struct vigil_batch *b, uint16_t seq);
+void vigil_batch_free(struct vigil_batch *b);
 
 /* ------------------------------------------------------------ reading */
 
@@ -117,10 +154,16 @@ double vigil_wire_get_f64(struct vigil_wire_reader *r);
 const char *vigil_wire_get_str(struct vigil_wire_reader *r);
 int vigil_wire_get_labels(struct vigil_wire_reader *r,
 			  const struct vigil_label **l, size_t *n);
-int vigil_wire_get_reading(struct vigil_wire_reader *r,
-			   struct vigil_reading *out);
 int vigil_wire_get_event(struct vigil_wire_reader *r, struct vigil_event *out);
 int vigil_wire_get_condition(struct vigil_wire_reader *r,
 			     struct vigil_condition *out);
+/* One definition of a batch: its id (never 0), and the metric, unit and
+ * labels in `out`. */
+int vigil_wire_get_series(struct vigil_wire_reader *r, uint64_t *id,
+			  struct vigil_reading *out);
+/* One reading of a batch: its series id, and value, time and quality in
+ * `out` (the rest of `out` untouched). */
+int vigil_wire_get_sample(struct vigil_wire_reader *r, uint64_t *id,
+			  struct vigil_reading *out);
 
 #endif

@@ -12,7 +12,7 @@ void vigil_series_init(struct vigil_series_table *t, size_t limit,
 		       vigil_series_router router, void *user)
 {
 	memset(t, 0, sizeof(*t));
-	t->n_buckets = 1024;
+	t->n_buckets = 64; /* grows with the series: a worker has few */
 	t->buckets = vigil_xcalloc(t->n_buckets, sizeof(*t->buckets));
 	t->limit = limit;
 	t->next_id = 1;

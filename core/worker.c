@@ -21,11 +21,14 @@
 #include "log.h"
 #include "pipeline.h"
 #include "proto.h"
+#include "series.h"
 #include "spawner.h"
 #include "worker.h"
 
 /* Readings are sent in frames of about this size. */
 #define BATCH_BYTES (256 * 1024)
+/* Bytes read from one worker per turn of the event loop. */
+#define RX_SLICE (256 * 1024)
 /* How often the RSS of a busy worker is looked at. */
 #define MEM_CHECK_BUSY (50 * VIGIL_MSEC)
 #define MEM_CHECK_IDLE VIGIL_SEC
@@ -58,14 +61,37 @@ const char *vigil_worker_state_name(enum vigil_worker_state s)
 
 /* ===================================================== the worker's side */
 
-/* A rule's per-series state slots, by series id: open addressing. */
+/*
+ * The series the core has defined to this worker (a rule's or a sink's),
+ * by id: open addressing. Each keeps its strings, for the readings that
+ * name it, and a rule's state for it.
+ */
+struct in_series {
+	char *metric;
+	char *unit;
+	struct vigil_labels labels;
+	void *state; /* the rule's per-series slot */
+};
+
 struct slot_map {
 	uint64_t *ids; /* 0: empty (series ids start at 1) */
-	void **states;
+	struct in_series **v;
 	size_t cap, n;
 };
 
-static void **slot_get(struct slot_map *m, uint64_t id)
+static struct in_series **slot_find(const struct slot_map *m, uint64_t id)
+{
+	size_t i;
+
+	if (!m->cap)
+		return NULL;
+	for (i = id & (m->cap - 1); m->ids[i]; i = (i + 1) & (m->cap - 1))
+		if (m->ids[i] == id)
+			return &m->v[i];
+	return NULL;
+}
+
+static struct in_series **slot_get(struct slot_map *m, uint64_t id)
 {
 	size_t i;
 
@@ -74,7 +100,7 @@ static void **slot_get(struct slot_map *m, uint64_t id)
 
 		big.cap = m->cap ? m->cap * 2 : 64;
 		big.ids = vigil_xcalloc(big.cap, sizeof(*big.ids));
-		big.states = vigil_xcalloc(big.cap, sizeof(*big.states));
+		big.v = vigil_xcalloc(big.cap, sizeof(*big.v));
 		for (size_t k = 0; k < m->cap; k++) {
 			if (!m->ids[k])
 				continue;
@@ -82,11 +108,11 @@ static void **slot_get(struct slot_map *m, uint64_t id)
 			     i = (i + 1) & (big.cap - 1))
 				;
 			big.ids[i] = m->ids[k];
-			big.states[i] = m->states[k];
+			big.v[i] = m->v[k];
 			big.n++;
 		}
 		free(m->ids);
-		free(m->states);
+		free(m->v);
 		*m = big;
 	}
 	for (i = id & (m->cap - 1); m->ids[i] && m->ids[i] != id;
@@ -96,15 +122,15 @@ static void **slot_get(struct slot_map *m, uint64_t id)
 		m->ids[i] = id;
 		m->n++;
 	}
-	return &m->states[i];
+	return &m->v[i];
 }
 
 struct child {
 	int fd;
 	struct vigil_instance *inst;
-	struct vigil_wire batch;
-	uint32_t n_batch;
-	struct slot_map slots;
+	struct vigil_batch batch;  /* a sensor's readings, being gathered */
+	struct vigil_series_table out; /* a sensor's series, by its ids */
+	struct slot_map slots;     /* the series the core defined */
 	unsigned char *in; /* the call being served */
 	size_t in_cap;
 };
@@ -121,21 +147,13 @@ static void child_write(struct child *c, const struct vigil_buf *b)
 	}
 }
 
-static void batch_begin(struct child *c)
-{
-	vigil_wire_begin(&c->batch, VIGIL_MSG_READINGS, 0);
-	vigil_wire_put_u32(&c->batch, 0); /* count, filled in by flush */
-	c->n_batch = 0;
-}
-
 static void batch_flush(struct child *c)
 {
-	if (c->n_batch == 0)
+	if (c->batch.count == 0 && c->batch.n_defs == 0)
 		return;
-	memcpy(c->batch.b.data + VIGIL_FRAME_HEADER, &c->n_batch, 4);
-	vigil_wire_end(&c->batch);
-	child_write(c, &c->batch.b);
-	batch_begin(c);
+	vigil_batch_end(&c->batch, 0);
+	child_write(c, &c->batch.frame.b);
+	vigil_batch_begin(&c->batch, VIGIL_MSG_READINGS);
 }
 
 static int child_reading(void *user, struct vigil_instance *inst,
@@ -143,17 +161,36 @@ static int child_reading(void *user, struct vigil_instance *inst,
 {
 	struct child *c = user;
 	struct vigil_reading copy = *r;
+	struct vigil_series *s;
 
 	if (inst->kind != VIGIL_KIND_SENSOR)
 		return -EPERM;
 	if (!r->metric || (r->n_labels && !r->labels))
 		return -EINVAL;
+	for (size_t i = 0; i < r->n_labels; i++)
+		if (!r->labels[i].key)
+			return -EINVAL;
+	/* The series is found here, in the worker, so the core does not
+	 * compare strings for it: the core learns a series' strings once,
+	 * then only its id. */
+	if (!c->out.buckets)
+		vigil_series_init(&c->out, VIGIL_WORKER_SERIES_MAX, NULL, NULL);
+	s = vigil_series_find(&c->out, inst, r);
+	if (!s) {
+		size_t had = c->out.count;
+
+		s = vigil_series_intern(&c->out, inst, r);
+		if (!s)
+			return -ENOSPC;
+		if (c->out.count != had)
+			vigil_batch_define(&c->batch, s->id, s->metric, s->unit,
+					   s->labels.v, s->labels.n);
+	}
 	/* Stamped here, at the read, not when the core gets the batch. */
 	if (!copy.time)
 		copy.time = vigil_now();
-	vigil_wire_put_reading(&c->batch, &copy);
-	c->n_batch++;
-	if (c->batch.b.len >= BATCH_BYTES)
+	vigil_batch_add(&c->batch, s->id, &copy);
+	if (vigil_batch_bytes(&c->batch) >= BATCH_BYTES)
 		batch_flush(c);
 	return 0;
 }
@@ -255,23 +292,70 @@ static int child_setup(struct vigil_instance *inst, int fd, pid_t core)
 	return 3;
 }
 
-/* eval: (reading)*; replies rc (the last error) and the error count. */
+/* The definitions at the head of a batch from the core. */
+static void read_series(struct child *c, struct vigil_wire_reader *r)
+{
+	uint32_t n = vigil_wire_get_u32(r);
+
+	for (uint32_t i = 0; i < n && !r->err; i++) {
+		struct in_series **slot, *is;
+		struct vigil_reading rd;
+		uint64_t id;
+
+		if (vigil_wire_get_series(r, &id, &rd) < 0)
+			break;
+		slot = slot_get(&c->slots, id);
+		if (!(is = *slot))
+			is = *slot = vigil_xcalloc(1, sizeof(*is));
+		/* Defined again: the core lost track (a dropped batch
+		 * keeps its definitions, so this should not happen); the
+		 * new strings win, the rule's state stays. */
+		free(is->metric);
+		free(is->unit);
+		vigil_labels_free(&is->labels);
+		is->metric = vigil_xstrdup(rd.metric);
+		is->unit = vigil_xstrdup(rd.unit ? rd.unit : "");
+		vigil_labels_copy(&is->labels, rd.labels, rd.n_labels);
+	}
+	if (r->err)
+		_exit(2);
+}
+
+/* The next reading of a batch from the core, whole again. */
+static struct in_series *read_sample(struct child *c,
+				     struct vigil_wire_reader *r,
+				     struct vigil_reading *rd)
+{
+	struct in_series **slot;
+	uint64_t id;
+
+	if (vigil_wire_get_sample(r, &id, rd) < 0 ||
+	    !(slot = slot_find(&c->slots, id)))
+		_exit(2); /* garbage, or a series never defined */
+	rd->metric = (*slot)->metric;
+	rd->unit = (*slot)->unit;
+	rd->labels = (*slot)->labels.v;
+	rd->n_labels = (*slot)->labels.n;
+	rd->series_id = id;
+	return *slot;
+}
+
+/* eval: a batch; replies rc (the last error) and the error count. */
 static void serve_eval(struct child *c, struct vigil_wire_reader *r,
 		       uint16_t seq)
 {
 	struct vigil_instance *inst = c->inst;
 	struct vigil_wire more = {0};
-	uint32_t n = vigil_wire_get_u32(r), errors = 0;
+	uint32_t n, errors = 0;
 	int rc = 0;
 
+	read_series(c, r);
+	n = vigil_wire_get_u32(r);
 	for (uint32_t i = 0; i < n && !r->err; i++) {
 		struct vigil_reading rd;
-		int k;
-
-		if (vigil_wire_get_reading(r, &rd) < 0)
-			break;
-		k = inst->desc->eval(inst->state, &inst->ctx, &rd,
-				     slot_get(&c->slots, rd.series_id));
+		struct in_series *is = read_sample(c, r, &rd);
+		int k = inst->desc->eval(inst->state, &inst->ctx, &rd,
+					 &is->state);
 		if (k < 0) {
 			rc = k;
 			errors++;
@@ -284,21 +368,22 @@ static void serve_eval(struct child *c, struct vigil_wire_reader *r,
 	vigil_wire_free(&more);
 }
 
-/* write: (reading)*, given to the sink in one call. */
+/* write: a batch, given to the sink in one call. */
 static void serve_write(struct child *c, struct vigil_wire_reader *r,
 			uint16_t seq)
 {
 	struct vigil_instance *inst = c->inst;
-	uint32_t n = vigil_wire_get_u32(r);
 	struct vigil_reading *v;
+	uint32_t n;
 	int rc = 0;
 
-	if (r->err || n > VIGIL_FRAME_MAX / 16)
+	read_series(c, r);
+	n = vigil_wire_get_u32(r);
+	if (r->err || n > VIGIL_FRAME_MAX / 32)
 		_exit(2);
 	v = vigil_xcalloc(n ? n : 1, sizeof(*v));
 	for (uint32_t i = 0; i < n; i++)
-		if (vigil_wire_get_reading(r, &v[i]) < 0)
-			_exit(2);
+		read_sample(c, r, &v[i]);
 	if (n && inst->desc->write)
 		rc = inst->desc->write(inst->state, &inst->ctx, v, n);
 	free(v);
@@ -337,14 +422,21 @@ static void child_fini(struct child *c)
 	struct vigil_instance *inst = c->inst;
 
 	for (size_t i = 0; i < c->slots.cap; i++) {
-		if (!c->slots.ids[i] || !c->slots.states[i])
+		struct in_series *is = c->slots.v[i];
+
+		if (!c->slots.ids[i] || !is)
 			continue;
-		if (inst->desc->series_free)
-			inst->desc->series_free(inst->state,
-						c->slots.states[i]);
+		if (is->state && inst->desc->series_free)
+			inst->desc->series_free(inst->state, is->state);
 		else
-			free(c->slots.states[i]);
+			free(is->state);
+		free(is->metric);
+		free(is->unit);
+		vigil_labels_free(&is->labels);
+		free(is);
 	}
+	if (c->out.buckets)
+		vigil_series_free(&c->out, NULL);
 	vigil_instance_stop(inst);
 }
 
@@ -360,7 +452,7 @@ void vigil_worker_main(struct vigil_instance *inst, int fd, pid_t core)
 		vigil_log(VIGIL_LOG_ERR, inst->section, "%s", err);
 		_exit(VIGIL_WORKER_EXIT_LOAD);
 	}
-	batch_begin(&c);
+	vigil_batch_begin(&c.batch, VIGIL_MSG_READINGS);
 	rc = vigil_instance_start(inst, &child_emit, &c);
 	batch_flush(&c);
 	child_reply(&c, 0, rc, NULL);
@@ -448,6 +540,11 @@ static vigil_time_ns call_timeout(const struct vigil_worker *w, int type)
 	return w->inst->timeout + (type == VIGIL_MSG_RUN ? RUN_GRACE : 0);
 }
 
+static int is_batch(int type)
+{
+	return type == VIGIL_MSG_EVAL || type == VIGIL_MSG_WRITE;
+}
+
 static struct vigil_wcall *wcall_new(int type, vigil_worker_done done,
 				     void *arg)
 {
@@ -456,19 +553,17 @@ static struct vigil_wcall *wcall_new(int type, vigil_worker_done done,
 	c->type = type;
 	c->done = done;
 	c->arg = arg;
-	vigil_wire_begin(&c->frame, (enum vigil_msg)type, 0);
+	if (is_batch(type))
+		vigil_batch_begin(&c->b, (enum vigil_msg)type);
+	else
+		vigil_wire_begin(&c->b.frame, (enum vigil_msg)type, 0);
 	return c;
 }
 
 static void wcall_free(struct vigil_wcall *c)
 {
-	vigil_wire_free(&c->frame);
+	vigil_batch_free(&c->b);
 	free(c);
-}
-
-static int is_batch(int type)
-{
-	return type == VIGIL_MSG_EVAL || type == VIGIL_MSG_WRITE;
 }
 
 static void enqueue(struct vigil_worker *w, struct vigil_wcall *c)
@@ -494,19 +589,24 @@ static void set_out(struct vigil_worker *w, int on)
 		w->want_out = on;
 }
 
-/* Writes what is left of the call in flight. A worker that does not read
- * fills the socket: EPOLLOUT waits for room, and the deadline, already
- * running, ends a worker that never makes any. */
+/* Writes what is left of the calls in flight. A worker that does not
+ * read fills the socket: EPOLLOUT waits for room, and the deadline,
+ * already running, ends a worker that never makes any. */
 static void tx_more(struct vigil_worker *w)
 {
-	struct vigil_buf *b;
-
-	if (!w->inflight || w->fd < 0)
+	if (w->fd < 0)
 		return;
-	b = &w->inflight->frame.b;
-	while (w->tx_off < b->len) {
-		ssize_t k = send(w->fd, b->data + w->tx_off, b->len - w->tx_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w->tx) {
+		struct vigil_buf *b = &w->tx->b.frame.b;
+		ssize_t k;
+
+		if (w->tx_off == b->len) {
+			w->tx = w->tx->next;
+			w->tx_off = 0;
+			continue;
+		}
+		k = send(w->fd, b->data + w->tx_off, b->len - w->tx_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -530,35 +630,59 @@ int vigil_worker_accepting(const struct vigil_worker *w)
 
 size_t vigil_worker_pending(const struct vigil_worker *w)
 {
-	return w->q_len + (w->inflight ? 1 : 0);
+	return w->q_len + w->n_inflight;
+}
+
+/* The oldest call in flight is the one the worker is on: its deadline
+ * runs from when it could start. */
+static void head_started(struct vigil_worker *w, vigil_time_ns now)
+{
+	struct vigil_wcall *c = w->inflight;
+
+	w->call = vigil_msg_name((unsigned)c->type);
+	w->call_sent = now;
+	w->deadline = now + call_timeout(w, c->type);
 }
 
 void vigil_worker_commit(struct vigil_worker *w, vigil_time_ns now)
 {
-	struct vigil_wcall *c = w->q_head;
+	struct vigil_wcall *c;
+	int sent = 0;
 
-	if (w->state != VIGIL_WORKER_IDLE || w->inflight || !c)
+	if (w->state != VIGIL_WORKER_IDLE && w->state != VIGIL_WORKER_BUSY)
 		return;
-	w->q_head = c->next;
-	if (!w->q_head)
-		w->q_tail = NULL;
-	c->next = NULL;
-	w->q_len--;
-	if (is_batch(c->type)) {
-		w->q_batches--;
-		memcpy(c->frame.b.data + VIGIL_FRAME_HEADER, &c->count, 4);
+	while ((c = w->q_head) && w->n_inflight < VIGIL_WORKER_INFLIGHT) {
+		w->q_head = c->next;
+		if (!w->q_head)
+			w->q_tail = NULL;
+		c->next = NULL;
+		w->q_len--;
+		c->seq = ++w->seq;
+		if (is_batch(c->type)) {
+			if (!c->stripped)
+				w->q_batches--;
+			vigil_batch_end(&c->b, c->seq);
+		} else {
+			memcpy(c->b.frame.b.data + 6, &c->seq, 2);
+			vigil_wire_end(&c->b.frame);
+		}
+		if (w->inflight_tail)
+			w->inflight_tail->next = c;
+		else
+			w->inflight = c;
+		w->inflight_tail = c;
+		if (!w->tx) {
+			w->tx = c;
+			w->tx_off = 0;
+		}
+		if (w->n_inflight++ == 0)
+			head_started(w, now);
+		w->state = VIGIL_WORKER_BUSY;
+		w->inst->calls++;
+		sent = 1;
 	}
-	w->seq++;
-	memcpy(c->frame.b.data + 6, &w->seq, 2);
-	vigil_wire_end(&c->frame);
-	w->inflight = c;
-	w->tx_off = 0;
-	w->state = VIGIL_WORKER_BUSY;
-	w->call = vigil_msg_name((unsigned)c->type);
-	w->call_sent = now;
-	w->deadline = now + call_timeout(w, c->type);
-	w->inst->calls++;
-	tx_more(w);
+	if (sent)
+		tx_more(w);
 }
 
 struct vigil_wcall *vigil_worker_call(struct vigil_worker *w, int type,
@@ -573,24 +697,32 @@ struct vigil_wcall *vigil_worker_call(struct vigil_worker *w, int type,
 	return c;
 }
 
-/* A busy worker fell this far behind: its oldest batch makes room. */
+/* A busy worker fell this far behind: its oldest batch makes room. A
+ * batch that defines series keeps the definitions, which later batches
+ * use, and loses its readings. */
 static void drop_oldest_batch(struct vigil_worker *w)
 {
 	struct vigil_wcall **p = &w->q_head, *c, *prev = NULL;
 	vigil_time_ns now;
 
-	while (*p && !is_batch((*p)->type)) {
+	while (*p && (!is_batch((*p)->type) || (*p)->stripped)) {
 		prev = *p;
 		p = &(*p)->next;
 	}
 	if (!(c = *p))
 		return;
-	*p = c->next;
-	if (w->q_tail == c)
-		w->q_tail = prev;
-	w->q_len--;
 	w->q_batches--;
-	w->dropped += c->count;
+	w->dropped += c->b.count;
+	if (c->b.n_defs) {
+		vigil_batch_strip(&c->b);
+		c->stripped = 1;
+	} else {
+		*p = c->next;
+		if (w->q_tail == c)
+			w->q_tail = prev;
+		w->q_len--;
+		wcall_free(c);
+	}
 	now = vigil_monotonic();
 	if (!w->drop_warned || now - w->drop_warned >= 60 * VIGIL_SEC) {
 		w->drop_warned = now;
@@ -599,23 +731,53 @@ static void drop_oldest_batch(struct vigil_worker *w)
 			  "readings; %llu dropped so far",
 			  (unsigned long long)w->dropped);
 	}
-	wcall_free(c);
 }
 
-struct vigil_wcall *vigil_worker_batch(struct vigil_worker *w, int type)
+int vigil_worker_add(struct vigil_worker *w, int type,
+		     const struct vigil_reading *r)
 {
 	struct vigil_wcall *c = w->q_tail;
+	uint64_t id = r->series_id, bit = 1ull << (id & 63);
+	size_t word = (size_t)(id >> 6);
 
 	if (!vigil_worker_accepting(w))
-		return NULL;
-	if (c && c->type == type && c->frame.b.len < BATCH_BYTES)
-		return c;
-	if (w->q_batches >= MAX_BATCHES)
-		drop_oldest_batch(w);
-	c = wcall_new(type, NULL, NULL);
-	vigil_wire_put_u32(&c->frame, 0); /* count: filled in at send */
-	enqueue(w, c);
-	return c;
+		return -ENOTCONN;
+	if (!c || c->type != type || c->stripped ||
+	    vigil_batch_bytes(&c->b) >= BATCH_BYTES) {
+		/* A full batch goes at once if the worker has room for it,
+		 * so the worker starts on it while the core makes the next
+		 * one. */
+		if (c && w->n_inflight < VIGIL_WORKER_INFLIGHT)
+			vigil_worker_commit(w, vigil_monotonic());
+		if (w->q_batches >= MAX_BATCHES)
+			drop_oldest_batch(w);
+		c = wcall_new(type, NULL, NULL);
+		enqueue(w, c);
+	}
+	if (word >= w->n_known) {
+		size_t had = w->n_known;
+
+		vigil_grow((void **)&w->known, &w->n_known, word + 1,
+			   sizeof(*w->known));
+		memset(w->known + had, 0, (w->n_known - had) *
+						  sizeof(*w->known));
+	}
+	if (!(w->known[word] & bit)) {
+		vigil_batch_define(&c->b, id, r->metric, r->unit, r->labels,
+				   r->n_labels);
+		w->known[word] |= bit;
+	}
+	vigil_batch_add(&c->b, id, r);
+	return 0;
+}
+
+/* The worker process is gone or going: the next one has been told no
+ * series yet. */
+static void forget_series(struct vigil_worker *w)
+{
+	free(w->known);
+	w->known = NULL;
+	w->n_known = 0;
 }
 
 /* Ends every call, queued or in flight, with `rc` (the worker is gone). */
@@ -623,11 +785,12 @@ static void fail_calls(struct vigil_worker *w, int rc)
 {
 	struct vigil_wcall *c = w->inflight, *next;
 
-	w->inflight = NULL;
 	if (c) {
-		c->next = w->q_head;
+		w->inflight_tail->next = w->q_head;
 		w->q_head = c;
 	}
+	w->inflight = w->inflight_tail = w->tx = NULL;
+	w->n_inflight = 0;
 	c = w->q_head;
 	w->q_head = w->q_tail = NULL;
 	w->q_len = w->q_batches = 0;
@@ -635,7 +798,7 @@ static void fail_calls(struct vigil_worker *w, int rc)
 	for (; c; c = next) {
 		next = c->next;
 		if (is_batch(c->type))
-			w->dropped += c->count;
+			w->dropped += c->b.count;
 		if (c->done)
 			c->done(c->arg, w, rc, NULL);
 		wcall_free(c);
@@ -776,6 +939,7 @@ static void worker_died(struct vigil_worker *w,
 	}
 	snprintf(w->reason, sizeof(w->reason), "%s", reason);
 	w->woken = 0;
+	forget_series(w);
 	/* Not accepting calls from here on, so what the callbacks do cannot
 	 * queue more for this worker. */
 	w->state = VIGIL_WORKER_BACKOFF;
@@ -883,6 +1047,7 @@ void vigil_worker_spawn(struct vigil_worker *w,
 	w->want_out = 0;
 	w->seq = 0;
 	w->rx_len = 0;
+	w->n_in = 0; /* a new process numbers its series from 1 again */
 	w->state = VIGIL_WORKER_STARTING;
 	w->init_error[0] = '\0';
 	w->call = "init";
@@ -897,13 +1062,14 @@ void vigil_worker_spawn(struct vigil_worker *w,
 	}
 }
 
-int vigil_worker_read(struct vigil_worker *w, vigil_time_ns now)
+int vigil_worker_read(struct vigil_worker *w, vigil_time_ns now,
+		      vigil_worker_done done, void *arg)
 {
 	if (w->state == VIGIL_WORKER_BUSY || w->q_len)
 		return -EBUSY;
 	if (w->state != VIGIL_WORKER_IDLE)
 		return -ENOTCONN;
-	enqueue(w, wcall_new(VIGIL_MSG_READ, NULL, NULL));
+	enqueue(w, wcall_new(VIGIL_MSG_READ, done, arg));
 	vigil_worker_commit(w, now);
 	return 0;
 }
@@ -930,14 +1096,14 @@ static void call_result(struct vigil_instance *inst, const char *call, int rc,
 }
 
 static void on_reply(struct vigil_worker *w,
-		     const struct vigil_worker_env *env, int rc,
+		     const struct vigil_worker_env *env, uint16_t seq, int rc,
 		     struct vigil_wire_reader *r, vigil_time_ns now)
 {
 	struct vigil_instance *inst = w->inst;
 	struct vigil_wcall *c = w->inflight;
 
-	w->deadline = 0;
 	if (w->state == VIGIL_WORKER_STARTING) {
+		w->deadline = 0;
 		/* A failed init is followed by the worker's exit, whose
 		 * status says whether to retry; the reply says why. */
 		if (rc < 0) {
@@ -968,10 +1134,32 @@ static void on_reply(struct vigil_worker *w,
 			    "protocol error: a reply to no call");
 		return;
 	}
-	w->inflight = NULL;
-	w->state = VIGIL_WORKER_IDLE;
-	w->last_call = now;
+	if (seq != c->seq) {
+		char why[96];
+		snprintf(why, sizeof(why),
+			 "protocol error: a reply to call %u, expected %u",
+			 (unsigned)seq, (unsigned)c->seq);
+		worker_died(w, env, now, -ECONNRESET, why);
+		return;
+	}
+	if (c == w->tx) {
+		/* Answered before it was all written: not a reply to it. */
+		worker_died(w, env, now, -ECONNRESET,
+			    "protocol error: a reply to a call not yet sent");
+		return;
+	}
+	w->inflight = c->next;
+	c->next = NULL;
+	if (!w->inflight)
+		w->inflight_tail = NULL;
 	vigil_instance_latency(inst, now - w->call_sent);
+	if (--w->n_inflight) {
+		head_started(w, now);
+	} else {
+		w->state = VIGIL_WORKER_IDLE;
+		w->deadline = 0;
+	}
+	w->last_call = now;
 	switch (c->type) {
 	case VIGIL_MSG_EVAL:
 		call_result(inst, "eval", rc, vigil_wire_get_u32(r));
@@ -988,6 +1176,50 @@ static void on_reply(struct vigil_worker *w,
 		c->done(c->arg, w, rc, r);
 	wcall_free(c);
 	vigil_worker_commit(w, now);
+}
+
+/* A batch of readings from a sensor's worker: its new series are looked
+ * up (or made) once, its readings go into the pipeline by id. */
+static int take_readings(struct vigil_worker *w,
+			 const struct vigil_worker_env *env,
+			 struct vigil_wire_reader *r, char *why, size_t whylen)
+{
+	uint32_t n = vigil_wire_get_u32(r);
+	struct vigil_reading rd;
+	uint64_t id;
+	int rc;
+
+	for (uint32_t i = 0; i < n && !r->err; i++) {
+		if (vigil_wire_get_series(r, &id, &rd) < 0)
+			break;
+		if (id != w->n_in + 1 || w->n_in >= VIGIL_WORKER_SERIES_MAX) {
+			snprintf(why, whylen,
+				 "protocol error: series %llu defined after "
+				 "%zu series",
+				 (unsigned long long)id, w->n_in);
+			return -1;
+		}
+		vigil_grow((void **)&w->in, &w->cap_in, w->n_in + 1,
+			   sizeof(*w->in));
+		w->in[w->n_in++] =
+			vigil_pipeline_series(env->pl, w->inst, &rd, &rc);
+	}
+	n = vigil_wire_get_u32(r);
+	for (uint32_t i = 0; i < n && !r->err; i++) {
+		if (vigil_wire_get_sample(r, &id, &rd) < 0)
+			break;
+		if (id > w->n_in) {
+			snprintf(why, whylen,
+				 "protocol error: a reading of series %llu, "
+				 "never defined",
+				 (unsigned long long)id);
+			return -1;
+		}
+		vigil_pipeline_sample(env->pl, w->inst, w->in[id - 1], &rd);
+	}
+	if (r->err)
+		snprintf(why, whylen, "protocol error: malformed readings frame");
+	return r->err ? -1 : 0;
 }
 
 /* Handles the whole frames in rx. A reason on a protocol error. */
@@ -1012,14 +1244,11 @@ static int process_frames(struct vigil_worker *w,
 			return -EPROTO;
 		}
 		vigil_wire_reader_init(&r, &f);
-		if (f.type == VIGIL_MSG_READINGS) {
-			uint32_t n = vigil_wire_get_u32(&r);
-			for (uint32_t i = 0; i < n && !r.err; i++) {
-				struct vigil_reading rd;
-				if (vigil_wire_get_reading(&r, &rd) == 0)
-					vigil_pipeline_emit.reading(env->pl,
-								    w->inst,
-								    &rd);
+		if (f.type == VIGIL_MSG_READINGS &&
+		    w->inst->kind == VIGIL_KIND_SENSOR) {
+			if (take_readings(w, env, &r, why, whylen) < 0) {
+				vigil_wire_reader_free(&r);
+				return -EPROTO;
 			}
 		} else if (f.type == VIGIL_MSG_CONDITION &&
 			   w->inst->kind == VIGIL_KIND_RULE) {
@@ -1030,7 +1259,7 @@ static int process_frames(struct vigil_worker *w,
 		} else if (f.type == VIGIL_MSG_REPLY) {
 			int32_t res = (int32_t)vigil_wire_get_u32(&r);
 			if (!r.err)
-				on_reply(w, env, res, &r, now);
+				on_reply(w, env, f.seq, res, &r, now);
 			if (w->fd < 0) {
 				/* on_reply ended the worker */
 				vigil_wire_reader_free(&r);
@@ -1074,10 +1303,16 @@ void vigil_worker_io(struct vigil_worker *w,
 		     vigil_time_ns now)
 {
 	char why[192];
+	size_t got = 0;
 
 	if (events & EPOLLOUT)
 		tx_more(w);
-	for (;;) {
+	/* At most RX_SLICE per turn of the loop: the socket stays
+	 * readable and the rest comes at the next turn, after the pipeline
+	 * has moved a slice (vigil_pipeline_run_some). A sensor that sends
+	 * faster than the pipeline moves readings then waits on its socket,
+	 * as a read inside vigild waits for the pipeline. */
+	while (got < RX_SLICE) {
 		ssize_t k;
 
 		if (w->fd < 0)
@@ -1093,6 +1328,7 @@ void vigil_worker_io(struct vigil_worker *w,
 			return;
 		}
 		w->rx_len += (size_t)k;
+		got += (size_t)k;
 		if (process_frames(w, env, now, why, sizeof(why)) < 0) {
 			worker_died(w, env, now, -ECONNRESET, why);
 			return;
@@ -1189,6 +1425,9 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 			/* Nothing to do for idle_timeout: fini, then exit;
 			 * the deadline bounds it. */
 			w->state = VIGIL_WORKER_PARKING;
+			/* What is queued from now on is for the next
+			 * process. */
+			forget_series(w);
 			if (send_now(w, VIGIL_MSG_FINI) < 0) {
 				worker_died(w, env, now, -ECONNRESET,
 					    "could not be sent fini");
@@ -1264,7 +1503,7 @@ void vigil_worker_stop(struct vigil_worker *w,
 		return;
 	/* Not in the middle of a frame still being written. */
 	if ((w->state == VIGIL_WORKER_IDLE || w->state == VIGIL_WORKER_BUSY) &&
-	    (!w->inflight || w->tx_off == w->inflight->frame.b.len))
+	    (!w->tx || w->tx_off == 0))
 		send_now(w, VIGIL_MSG_FINI);
 	/* A worker stuck in a call never reads FINI: SIGTERM halfway through
 	 * the grace, SIGKILL at its end. */
@@ -1284,6 +1523,10 @@ void vigil_worker_free(struct vigil_worker *w)
 	free(w->rx);
 	w->rx = NULL;
 	w->rx_len = w->rx_cap = 0;
+	forget_series(w);
+	free(w->in);
+	w->in = NULL;
+	w->n_in = w->cap_in = 0;
 }
 
 int vigil_worker_check(struct vigil_instance *inst)

@@ -29,6 +29,7 @@
 
 struct vigil_instance;
 struct vigil_pipeline;
+struct vigil_series;
 struct vigil_spawner;
 struct vigil_worker;
 struct vigil_wire_reader;
@@ -43,8 +44,11 @@ typedef void (*vigil_worker_done)(void *arg, struct vigil_worker *w, int rc,
 struct vigil_wcall {
 	struct vigil_wcall *next;
 	int type;               /* enum vigil_msg */
-	struct vigil_wire frame; /* header + payload; seq, length at send */
-	uint32_t count;         /* readings in an eval or write batch */
+	/* The frame; seq and length set at send. A call that is not a
+	 * batch (deliver, run, ...) uses b.frame only. */
+	struct vigil_batch b;
+	int stripped;           /* a batch dropped, its definitions kept */
+	uint16_t seq;           /* its sequence number, once sent */
 	vigil_worker_done done;
 	void *arg;
 };
@@ -63,6 +67,13 @@ enum vigil_worker_state {
 				 * it has exited */
 };
 
+/* The most series one sensor's worker may define to the core (twice the
+ * core's own limit: a series the core refuses still takes an id). */
+#define VIGIL_WORKER_SERIES_MAX 200000
+
+/* Calls in flight to one worker at most. */
+#define VIGIL_WORKER_INFLIGHT 4
+
 /* Worker exit statuses with a meaning of their own. */
 #define VIGIL_WORKER_EXIT_LOAD 70   /* the .so could not be loaded */
 #define VIGIL_WORKER_EXIT_SOCKET 71 /* the plugin broke the socket */
@@ -76,7 +87,8 @@ struct vigil_worker {
 	int epfd; /* the daemon's, where fd is registered */
 	uint16_t seq;
 	vigil_time_ns deadline; /* monotonic, of the call in flight */
-	vigil_time_ns call_sent; /* monotonic, when it was sent */
+	vigil_time_ns call_sent; /* monotonic, when the worker could start
+				  * it: sent, or the call before answered */
 	const char *call;       /* its name, for the log */
 	vigil_time_ns mem_check_at;
 	vigil_time_ns restart_at;
@@ -86,12 +98,24 @@ struct vigil_worker {
 	unsigned char *rx;
 	size_t rx_len, rx_cap;
 
-	/* Calls waiting, and the one in flight. */
-	struct vigil_wcall *q_head, *q_tail, *inflight;
-	size_t q_len, q_batches;
-	size_t tx_off;  /* bytes of inflight->frame already written */
+	/* Calls waiting, and those in flight (sent or being sent, oldest
+	 * first: the worker answers them in order). Up to
+	 * VIGIL_WORKER_INFLIGHT are in flight, so a worker finds its next
+	 * batch already in its socket when it ends one. */
+	struct vigil_wcall *q_head, *q_tail, *inflight, *inflight_tail;
+	size_t q_len, q_batches, n_inflight;
+	struct vigil_wcall *tx; /* the first call in flight not all written */
+	size_t tx_off;  /* bytes of tx's frame already written */
 	int want_out;   /* EPOLLOUT is registered */
 	uint64_t dropped; /* readings dropped from the queue */
+	/* Series ids (the core's) defined to this worker process: bit i of
+	 * known[i / 64]. Cleared when the process ends. */
+	uint64_t *known;
+	size_t n_known;
+	/* A sensor's series, by the ids its worker process gave them (1, 2,
+	 * ...); NULL where the core refused the series. */
+	struct vigil_series **in;
+	size_t n_in, cap_in;
 	vigil_time_ns drop_warned;
 
 	struct vigil_restart_policy policy;
@@ -115,23 +139,27 @@ void vigil_worker_init(struct vigil_worker *w, struct vigil_instance *inst);
 void vigil_worker_spawn(struct vigil_worker *w,
 			const struct vigil_worker_env *env, vigil_time_ns now);
 
-/* Asks an idle worker's sensor to read. 0, or -EBUSY while the previous
- * call runs, -ENOTCONN when no worker is ready. */
-int vigil_worker_read(struct vigil_worker *w, vigil_time_ns now);
+/* Asks an idle worker's sensor to read; `done` is called when it ends.
+ * 0, or -EBUSY while the previous call runs, -ENOTCONN when no worker is
+ * ready. */
+int vigil_worker_read(struct vigil_worker *w, vigil_time_ns now,
+		      vigil_worker_done done, void *arg);
 
 /* True while the worker takes calls: starting, idle or busy. */
 int vigil_worker_accepting(const struct vigil_worker *w);
 
 /* Queues a call of `type` (deliver, run, flush) whose payload the caller
- * appends to call->frame with vigil_wire_put_*, then sends it with
+ * appends to call->b.frame with vigil_wire_put_*, then sends it with
  * vigil_worker_commit. NULL when the worker is not accepting. */
 struct vigil_wcall *vigil_worker_call(struct vigil_worker *w, int type,
 				      vigil_worker_done done, void *arg);
-/* The batch of `type` (eval, write) that readings are being added to: the
- * last queued call if it is one and has room, else a new one. The caller
- * appends one reading and increments call->count. NULL when the worker is
- * not accepting. */
-struct vigil_wcall *vigil_worker_batch(struct vigil_worker *w, int type);
+/* Adds reading `r` (of series r->series_id, whose strings r carries) to
+ * the batch of `type` (eval, write) being gathered for the worker: the
+ * last queued call if it is one and has room, else a new one. The
+ * series' strings go with it only if this worker process has not had
+ * them yet. -ENOTCONN when the worker is not accepting. */
+int vigil_worker_add(struct vigil_worker *w, int type,
+		     const struct vigil_reading *r);
 /* Sends the next queued call if the worker is idle. */
 void vigil_worker_commit(struct vigil_worker *w, vigil_time_ns now);
 /* Calls queued or in flight. */

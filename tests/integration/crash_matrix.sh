@@ -85,7 +85,8 @@ reason_of()
 	exit) echo 'exited with status 3' ;;
 	loop | sleep) echo 'missed its 300ms deadline in read' ;;
 	alloc) echo 'exceeded memory_limit \([0-9.]+[kMG]? > 32M\)|missed its 2s deadline in read' ;;
-	garbage | oversize) echo 'protocol error: .+' ;;
+	garbage) echo 'protocol error: .+' ;;
+	oversize) echo 'protocol error: frame of [0-9]+ bytes, more than the [0-9]+ allowed' ;;
 	close_socket) echo 'closed its socket' ;;
 	*) return 1 ;;
 	esac

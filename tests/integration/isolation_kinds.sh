@@ -105,6 +105,13 @@ start_vigild "$TEST_DIR/vigil.ini"
 wait_for "$VIGILD_LOG" '\[rule\.crashy\] worker [0-9]+ died: killed by signal 11 \(SIGSEGV\)' 20
 wait_for "$VIGILD_LOG" '\[rule\.crashy\] worker [0-9]+ died: .*FAILED after 2 restarts' 20
 wait_for "$VIGILD_LOG" '\[rule\.stuck\] worker [0-9]+ died: missed its 500ms deadline in eval' 20
+# Its second worker is told the series again (the first took what it was
+# told with it): it evaluates twice more, then hangs again.
+stuck_twice()
+{
+	[ "$(grep -cE '\[rule\.stuck\] worker [0-9]+ died: missed its 500ms deadline in eval' "$VIGILD_LOG")" -ge 2 ]
+}
+wait_until 20 "a restarted [rule.stuck] evaluating until it hangs again" stuck_twice
 wait_for "$VIGILD_LOG" '\[sink\.crashy\] worker [0-9]+ died: killed by signal 11 \(SIGSEGV\)' 20
 wait_for "$VIGILD_LOG" '\[sink\.crashy\] worker [0-9]+ died: .*FAILED after 2 restarts' 30
 wait_for "$VIGILD_LOG" '\[sink\.stuck\] worker [0-9]+ died: missed its 1s deadline in deliver' 20
@@ -122,6 +129,12 @@ wait_until 20 "20 more events at the witness after the failures" more_events
 note "witness: $n events when all had failed, $(count_lines "$WITNESS") later"
 
 stop_vigild
+
+# A worker exits 2 on a frame it cannot read (a reading of a series it was
+# never told of, say): the core must never send one.
+if grep -E 'died: exited with status 2' "$VIGILD_LOG"; then
+	fail "a worker could not read what the core sent it"
+fi
 
 "$PYTHON" - "$WITNESS" "$FLAKY" <<'PY' || fail "the flaky sink lost or reordered events"
 import json, sys
