@@ -699,6 +699,44 @@ START_TEST(manual_resolve)
 }
 END_TEST
 
+/* Thousands open at once (the table grows under them): each is found by
+ * its key, and gone once resolved. */
+START_TEST(many_open_incidents)
+{
+	struct vigil_incidents im;
+	struct vigil_incident_policy p;
+	const int n = 5000;
+	char key[32];
+
+	policy(&p);
+	p.flap_window = 0;
+	vigil_incidents_init_policy(&im, &p);
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ck_assert_ptr_nonnull(feed(&im, key, W, S(1)));
+	}
+	ck_assert_uint_eq(im.n_open, n);
+	ck_assert_uint_gt(im.n_buckets, 256);
+	for (int i = 0; i < n; i++) {
+		struct vigil_incident *inc;
+
+		snprintf(key, sizeof(key), "k%d", i);
+		inc = vigil_incidents_find(&im, key);
+		ck_assert_ptr_nonnull(inc);
+		ck_assert_str_eq(inc->key, key);
+		ck_assert_uint_eq(inc->id, (uint64_t)i + 1);
+	}
+	for (int i = 0; i < n; i += 2) {
+		snprintf(key, sizeof(key), "k%d", i);
+		feed(&im, key, CLEAR, S(2));
+		ck_assert_ptr_null(vigil_incidents_find(&im, key));
+	}
+	ck_assert_uint_eq(im.n_open, n / 2);
+	ck_assert_ptr_nonnull(vigil_incidents_find(&im, "k1"));
+	vigil_incidents_free(&im);
+}
+END_TEST
+
 START_TEST(escalate_when_remediation_runs_out)
 {
 	struct vigil_incidents im;
@@ -1109,6 +1147,7 @@ static Suite *incident_suite(void)
 	tcase_add_test(tc, ack_stops_repeats);
 	tcase_add_test(tc, silences_pause_repeats);
 	tcase_add_test(tc, manual_resolve);
+	tcase_add_test(tc, many_open_incidents);
 	tcase_add_test(tc, escalate_when_remediation_runs_out);
 	suite_add_tcase(s, tc);
 
