@@ -129,6 +129,7 @@ struct child {
 	int fd;
 	struct vigil_instance *inst;
 	struct vigil_batch batch;  /* a sensor's readings, being gathered */
+	struct vigil_wire conds;   /* a rule's condition frames, likewise */
 	struct vigil_series_table out; /* a sensor's series, by its ids */
 	struct slot_map slots;     /* the series the core defined */
 	unsigned char *in; /* the call being served */
@@ -195,7 +196,18 @@ static int child_reading(void *user, struct vigil_instance *inst,
 	return 0;
 }
 
-/* A condition goes to the core at once: the core checks it. */
+/* A rule's conditions go to the core in frames of their own (the core
+ * checks each), written together before the reply of the call that
+ * emitted them, or when they reach BATCH_BYTES: one write, not one per
+ * condition, when a whole batch of series crosses a threshold. */
+static void conds_flush(struct child *c)
+{
+	if (!c->conds.b.len)
+		return;
+	child_write(c, &c->conds.b);
+	c->conds.b.len = 0;
+}
+
 static int child_condition(void *user, struct vigil_instance *inst,
 			   const struct vigil_condition *cond)
 {
@@ -209,8 +221,10 @@ static int child_condition(void *user, struct vigil_instance *inst,
 	vigil_wire_begin(&w, VIGIL_MSG_CONDITION, 0);
 	vigil_wire_put_condition(&w, cond);
 	vigil_wire_end(&w);
-	child_write(c, &w.b);
+	vigil_buf_add(&c->conds.b, w.b.data, w.b.len);
 	vigil_wire_free(&w);
+	if (c->conds.b.len >= BATCH_BYTES)
+		conds_flush(c);
 	return 0;
 }
 
@@ -225,6 +239,7 @@ static void child_reply(struct child *c, uint16_t seq, int rc,
 {
 	struct vigil_wire w = {0};
 
+	conds_flush(c);
 	vigil_wire_begin(&w, VIGIL_MSG_REPLY, seq);
 	vigil_wire_put_u32(&w, (uint32_t)rc);
 	if (more && more->b.len)
