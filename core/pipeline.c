@@ -43,6 +43,13 @@ enum {
 
 #define BATCH 256
 #define SERIES_LIMIT 100000
+/* Incident events sent to a sink's worker in one deliver call, at most
+ * (and about this many bytes). */
+#define DELIVER_BATCH 4096
+#define DELIVER_BYTES (1024 * 1024)
+/* Events given up for a full queue are said one by one at most this
+ * often; the rest are counted in the next line. */
+#define GIVE_UP_SAY (10 * VIGIL_SEC)
 #define HISTORY_MAX 100
 #define OUTPUT_MAX 1024
 
@@ -906,19 +913,35 @@ static void queue_push(struct vigil_pipeline *pl, size_t k,
 	if (q->len == VIGIL_SINK_QUEUE_MAX) {
 		/* The oldest goes, unless its delivery is under way: then
 		 * the one after it. */
-		size_t at = q->head + (q->busy ? 1 : 0);
+		size_t at = q->head + q->busy;
 		struct vigil_ev *old = q->ev[at];
+		vigil_time_ns now = vigil_monotonic();
 
-		vigil_log(VIGIL_LOG_ERR, pl->sinks[k]->section,
-			  "giving up incident #%llu %s (%s): %d events wait "
-			  "already",
-			  (unsigned long long)old->pub.incident_id,
-			  vigil_event_type_name(old->pub.type), old->pub.key,
-			  VIGIL_SINK_QUEUE_MAX);
+		/* One line per event given up, unless they come by the
+		 * thousand (a storm of incidents): then one line every 10s
+		 * counts them, as Prometheus's notifier does. */
+		if (!q->given_up_said || now - q->given_up_said >= GIVE_UP_SAY) {
+			if (q->given_up)
+				vigil_log(VIGIL_LOG_ERR, pl->sinks[k]->section,
+					  "gave up %llu more incident event(s) "
+					  "since: the queue stayed full",
+					  (unsigned long long)q->given_up);
+			vigil_log(VIGIL_LOG_ERR, pl->sinks[k]->section,
+				  "giving up incident #%llu %s (%s): %d events "
+				  "wait already",
+				  (unsigned long long)old->pub.incident_id,
+				  vigil_event_type_name(old->pub.type),
+				  old->pub.key, VIGIL_SINK_QUEUE_MAX);
+			q->given_up = 0;
+			q->given_up_said = now;
+		} else {
+			q->given_up++;
+		}
 		journal_done(pl, k, old);
 		vigil_ev_free(old);
 		if (at != q->head)
-			q->ev[at] = q->ev[q->head];
+			memmove(q->ev + q->head + 1, q->ev + q->head,
+				q->busy * sizeof(*q->ev));
 		q->head++;
 		q->len--;
 		pl->stats.deliveries_lost++;
@@ -989,6 +1012,13 @@ static void delivered(struct vigil_pipeline *pl, struct vigil_sink_queue *q)
 	q->failures = 0;
 	q->sent = 0;
 	q->held = 0;
+	if (q->given_up)
+		vigil_log(VIGIL_LOG_ERR, pl->sinks[q->k]->section,
+			  "gave up %llu more incident event(s) before the "
+			  "queue emptied",
+			  (unsigned long long)q->given_up);
+	q->given_up = 0;
+	q->given_up_said = 0;
 }
 
 static void sink_pump(struct vigil_pipeline *pl, size_t k, vigil_time_ns now);
@@ -998,13 +1028,22 @@ static void deliver_done(void *arg, struct vigil_worker *w, int rc,
 {
 	struct vigil_sink_queue *q = arg;
 	struct vigil_pipeline *pl = q->pl;
+	size_t sent = q->busy, done = r ? vigil_wire_get_u32(r) : 0;
 	char why[256];
 
 	q->busy = 0;
+	/* The worker delivers in order and stops at the first failure:
+	 * `done` were delivered, the next one failed if rc < 0. A worker
+	 * that died is not believed: all of them are delivered again. */
+	if (done > sent)
+		done = sent;
+	for (size_t i = 0; i < done && q->len; i++)
+		delivered(pl, q);
 	if (!q->len)
 		return;
 	if (rc >= 0) {
-		delivered(pl, q);
+		/* It stopped early (half its deadline gone): the rest
+		 * follows. */
 	} else {
 		if (r)
 			snprintf(why, sizeof(why), "%s", strerror(-rc));
@@ -1020,7 +1059,8 @@ static void deliver_done(void *arg, struct vigil_worker *w, int rc,
 }
 
 /* Delivers what waits for sink k, in order, while it takes it: in the core
- * until one fails; to a worker one at a time, the next when it answers. */
+ * until one fails; to a worker in batches of up to DELIVER_BATCH, which it
+ * delivers in order until one fails, the next batch when it answers. */
 static void sink_pump(struct vigil_pipeline *pl, size_t k, vigil_time_ns now)
 {
 	struct vigil_sink_queue *q = &pl->retry[k];
@@ -1036,10 +1076,18 @@ static void sink_pump(struct vigil_pipeline *pl, size_t k, vigil_time_ns now)
 		if (sink->worker) {
 			struct vigil_wcall *c = vigil_worker_call(
 				sink->worker, VIGIL_MSG_DELIVER, deliver_done, q);
+			uint32_t n = 0;
+
 			if (!c)
 				return;
-			vigil_wire_put_event(&c->b.frame, &ev->pub);
-			q->busy = 1;
+			vigil_wire_put_u32(&c->b.frame, 0); /* n, below */
+			while (n < q->len && n < DELIVER_BATCH &&
+			       c->b.frame.b.len < DELIVER_BYTES)
+				vigil_wire_put_event(&c->b.frame,
+						     &q->ev[q->head + n++]->pub);
+			memcpy(c->b.frame.b.data + VIGIL_FRAME_HEADER, &n,
+			       sizeof(n));
+			q->busy = n;
 			vigil_worker_commit(sink->worker, vigil_monotonic());
 			return;
 		}

@@ -51,11 +51,13 @@ struct vigil_sink_queue {
 	size_t head, len, cap;
 	unsigned failures;
 	vigil_time_ns retry_at; /* monotonic */
-	int busy;         /* the head is with the sink's worker */
+	size_t busy;      /* events from the head with the sink's worker */
 	struct vigil_pipeline *pl;
 	size_t k;         /* index of the sink */
 	size_t sent;      /* delivered since the queue was last empty */
 	int held;         /* events waited for the sink to run */
+	uint64_t given_up;        /* given up and not said one by one yet */
+	vigil_time_ns given_up_said; /* monotonic, when last said */
 };
 
 /* Undelivered events kept per sink before the oldest is given up (with an

@@ -405,6 +405,35 @@ static void serve_write(struct child *c, struct vigil_wire_reader *r,
 	child_reply(c, seq, rc, NULL);
 }
 
+/* deliver: events, delivered in order until one fails, or until half the
+ * call's deadline has gone (the core sends the rest next); replies rc (the
+ * failure, or 0) and how many were delivered. */
+static void serve_deliver(struct child *c, struct vigil_wire_reader *r,
+			  uint16_t seq)
+{
+	struct vigil_instance *inst = c->inst;
+	struct vigil_wire more = {0};
+	vigil_time_ns until = vigil_monotonic() + inst->timeout / 2;
+	uint32_t n = vigil_wire_get_u32(r), done = 0;
+	int rc = 0;
+
+	while (done < n) {
+		struct vigil_event e;
+
+		if (vigil_wire_get_event(r, &e) < 0)
+			_exit(2);
+		rc = inst->desc->deliver(inst->state, &inst->ctx, &e);
+		if (rc < 0)
+			break;
+		done++;
+		if (vigil_monotonic() >= until)
+			break;
+	}
+	vigil_wire_put_u32(&more, done);
+	child_reply(c, seq, rc < 0 ? rc : 0, &more);
+	vigil_wire_free(&more);
+}
+
 /* run: an event; replies rc, exit status, outcome and output. */
 static void serve_run(struct child *c, struct vigil_wire_reader *r,
 		      uint16_t seq)
@@ -507,14 +536,9 @@ void vigil_worker_main(struct vigil_instance *inst, int fd, pid_t core)
 		case VIGIL_MSG_WRITE:
 			serve_write(&c, &r, f.seq);
 			break;
-		case VIGIL_MSG_DELIVER: {
-			struct vigil_event e;
-			if (vigil_wire_get_event(&r, &e) < 0)
-				_exit(2);
-			rc = inst->desc->deliver(inst->state, &inst->ctx, &e);
-			child_reply(&c, f.seq, rc, NULL);
+		case VIGIL_MSG_DELIVER:
+			serve_deliver(&c, &r, f.seq);
 			break;
-		}
 		case VIGIL_MSG_FLUSH:
 			rc = inst->desc->flush ?
 				     inst->desc->flush(inst->state, &inst->ctx) :
