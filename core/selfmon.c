@@ -99,6 +99,15 @@ static void plugin_readings(const struct vigil_host *h, struct vigil_ctx *ctx,
 	emit(h, ctx, "vigil.plugin.emitted", "", (double)inst->emitted, l, 2);
 	emit(h, ctx, "vigil.plugin.queue_drops", "",
 	     inst->worker ? (double)inst->worker->dropped : 0, l, 2);
+	if (inst->worker && inst->worker->reason[0]) {
+		/* Why its worker last died, as an info reading (the text in
+		 * a label, the value 1), as Prometheus exporters give
+		 * strings: one series per distinct reason. */
+		const struct vigil_label lr[] = {
+			l[0], l[1], {"reason", inst->worker->reason},
+		};
+		emit(h, ctx, "vigil.plugin.last_exit", "", 1, lr, 3);
+	}
 	if (p50 >= 0) {
 		emit(h, ctx, "vigil.plugin.latency_p50_ms", "ms", p50, l, 2);
 		emit(h, ctx, "vigil.plugin.latency_p99_ms", "ms", p99, l, 2);

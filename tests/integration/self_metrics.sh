@@ -90,6 +90,12 @@ if value("vigil.plugin.emitted", "sensor.good") < 3:
     errors.append("sensor.good emitted fewer than 3 readings")
 if value("vigil.plugin.queue_drops", "sensor.good") != 0:
     errors.append("sensor.good: queue drops, or none reported")
+bad_exit = last.get(("vigil.plugin.last_exit", "sensor.bad"))
+if not bad_exit or bad_exit["value"] != 1 or \
+        bad_exit["labels"].get("reason") != "killed by signal 11 (SIGSEGV)":
+    errors.append("sensor.bad: last_exit %r" % (bad_exit,))
+if ("vigil.plugin.last_exit", "sensor.good") in last:
+    errors.append("sensor.good: a last_exit, but its worker never died")
 p50 = value("vigil.plugin.latency_p50_ms", "sensor.good")
 p99 = value("vigil.plugin.latency_p99_ms", "sensor.good")
 if not (0 < p50 <= p99):
