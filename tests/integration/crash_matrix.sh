@@ -55,14 +55,10 @@ for so in crashy ctor_crash; do
 	}
 done
 
-# A build configured with --enable-sanitizers instruments the fixtures
-# too, and the sanitizers turn some crashes into exits.
-# UBSan (-fno-sanitize-recover) catches crashy's deliberate NULL store
-# before it faults and exits with status 1: segv, init_crash and
-# fork_die die that way, not by SIGSEGV.
-# Found in the binaries themselves, so a test run by hand knows too.
+# Sanitizers turn some crashes into exits: segv, init_crash and fork_die
+# exit with status 1 under UBSan (lib.sh, fixture_has_ubsan).
 UBSAN_FIXTURE=no
-grep -qaF __ubsan_handle_ "$VIGIL_FIXTURE_PLUGIN_DIR/crashy.so" && UBSAN_FIXTURE=yes
+fixture_has_ubsan crashy && UBSAN_FIXTURE=yes
 [ "$UBSAN_FIXTURE" = no ] ||
 	note "sanitized build: UBSan in crashy.so turns its faults into exit 1"
 

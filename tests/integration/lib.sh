@@ -243,6 +243,16 @@ count_lines()
 	fi
 }
 
+# Whether fixture plugin $1.so was built with UBSan (a build configured
+# with --enable-sanitizers instruments the fixtures too): UBSan
+# (-fno-sanitize-recover) catches crashy's deliberate NULL store before it
+# faults, and the worker exits with status 1 instead of dying by SIGSEGV.
+# Found in the binary itself, so a test run by hand knows too.
+fixture_has_ubsan()
+{
+	grep -qaF __ubsan_handle_ "$VIGIL_FIXTURE_PLUGIN_DIR/$1.so"
+}
+
 # require_python: skips the test when there is no python3.
 require_python()
 {
