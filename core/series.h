@@ -44,6 +44,7 @@ struct vigil_series {
 	struct vigil_route *routes;
 	size_t n_routes;
 	uint64_t sink_mask; /* bit i: metric sink i takes this series */
+	int refused;        /* a worker's table: names the core will refuse */
 	struct vigil_series *next;
 	/* The series looked up right after this one, the last time: the
 	 * first guess for the reading after a reading of this series. */

@@ -19,6 +19,7 @@
 
 #include "instance.h"
 #include "log.h"
+#include "parse.h"
 #include "pipeline.h"
 #include "proto.h"
 #include "series.h"
@@ -183,9 +184,17 @@ static int child_reading(void *user, struct vigil_instance *inst,
 		s = vigil_series_intern(&c->out, inst, r);
 		if (!s)
 			return -ENOSPC;
-		if (c->out.count != had)
+		if (c->out.count != had) {
+			/* Names the core refuses still go (it says so, and
+			 * counts each reading refused), but the plugin hears
+			 * -EINVAL as it would inside vigild. */
+			s->refused = !vigil_valid_metric(s->metric);
+			for (size_t i = 0; i < s->labels.n; i++)
+				if (!vigil_valid_name(s->labels.v[i].key))
+					s->refused = 1;
 			vigil_batch_define(&c->batch, s->id, s->metric, s->unit,
 					   s->labels.v, s->labels.n);
+		}
 	}
 	/* Stamped here, at the read, not when the core gets the batch. */
 	if (!copy.time)
@@ -193,7 +202,7 @@ static int child_reading(void *user, struct vigil_instance *inst,
 	vigil_batch_add(&c->batch, s->id, &copy);
 	if (vigil_batch_bytes(&c->batch) >= BATCH_BYTES)
 		batch_flush(c);
-	return 0;
+	return s->refused ? -EINVAL : 0;
 }
 
 /* A rule's conditions go to the core in frames of their own (the core

@@ -1,0 +1,101 @@
+#!/bin/bash
+# The same plugin binary, inside vigild (isolation = none) and in a worker
+# (isolation = process), must be treated the same: the same return values
+# from emit_reading, and the same readings at the sink. The odd_readings
+# fixture emits what careless plugins do: a NULL label value, labels in
+# another order, a NULL label key, an invalid metric name, a NULL metric,
+# a NULL unit, a new series per read, a reading with its own time and
+# quality. Each instance gets its own metric prefix.
+. "${VIGIL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh" || exit 99
+require_python
+
+[ -f "$VIGIL_FIXTURE_PLUGIN_DIR/odd_readings.so" ] || {
+	echo "ERROR: $TEST_NAME: no odd_readings.so in" \
+	     "'$VIGIL_FIXTURE_PLUGIN_DIR' (make check builds it)"
+	exit 99
+}
+
+METRICS=$TEST_DIR/metrics.jsonl
+
+cat >"$TEST_DIR/vigil.ini" <<EOF
+[sensor.inside]
+plugin = odd_readings
+isolation = none
+prefix = inside
+interval = 100ms
+
+[sensor.worker]
+plugin = odd_readings
+isolation = process
+prefix = worker
+interval = 100ms
+
+[sink.metrics]
+plugin = file
+path = $METRICS
+metrics = yes
+events = no
+EOF
+
+start_vigild "$TEST_DIR/vigil.ini"
+
+reads()
+{
+	[ "$(grep -c "\[sensor\.$1\] rc " "$VIGILD_LOG")" -ge 5 ]
+}
+wait_until 20 "5 reads inside vigild" reads inside
+wait_until 20 "5 reads in a worker" reads worker
+stop_vigild
+
+for inst in inside worker; do
+	got=$(grep "\[sensor\.$inst\] rc " "$VIGILD_LOG" | sed 's/.* rc //' |
+	      sort -u)
+	[ "$got" = "0 0 -22 -22 -22 0 0" ] ||
+		fail "[sensor.$inst]: emit_reading returned '$got'," \
+		     "expected '0 0 -22 -22 -22 0 0' at every read"
+done
+
+"$PYTHON" - "$METRICS" <<'PY' || fail "the readings differ between the two modes"
+import json, sys
+
+seen = {"inside": [], "worker": []}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    prefix = r["metric"].partition(".")[0]
+    if prefix in seen:
+        seen[prefix].append(r)
+errors = []
+shapes = {}
+for prefix, rs in seen.items():
+    pairs = [r for r in rs if r["metric"] == prefix + ".pair"]
+    counts = [r for r in rs if r["metric"] == prefix + ".count"]
+    if not pairs or not counts:
+        errors.append(f"{prefix}: {len(pairs)} pair and {len(counts)} "
+                      "count readings")
+        continue
+    for r in pairs:
+        if r["labels"] != {"k1": "v1", "k2": ""} or r["unit"] != "u":
+            errors.append(f"{prefix}: pair reading {r}")
+    timed = [r for r in pairs if r["value"] == 3]
+    if not timed or any(r["time"] != "1970-01-01T00:00:01.000Z" or
+                        r["quality"] != "uncertain" for r in timed):
+        errors.append(f"{prefix}: own time and quality lost: {timed[:1]}")
+    if any(r["unit"] != "" for r in counts):
+        errors.append(f"{prefix}: a NULL unit is not the empty unit")
+    ns = sorted(int(r["labels"]["n"]) for r in counts)
+    if ns != list(range(len(ns))):
+        errors.append(f"{prefix}: count series n = {ns}")
+    # What a read gives: (metric suffix, labels, value, unit, quality).
+    shapes[prefix] = sorted({(r["metric"].split(".", 1)[1],
+                              json.dumps(r["labels"], sort_keys=True)
+                              if r["metric"].endswith(".pair") else "",
+                              r["value"], r["unit"], r["quality"])
+                             for r in rs})
+if not errors and shapes["inside"] != shapes["worker"]:
+    errors.append(f"inside {shapes['inside']} != worker {shapes['worker']}")
+for e in errors:
+    print("  " + e)
+sys.exit(1 if errors else 0)
+PY
+
+pass "the same readings and return values inside vigild and in a worker"
