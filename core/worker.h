@@ -57,7 +57,7 @@ enum vigil_worker_state {
 	VIGIL_WORKER_DOWN = 0,  /* not started yet */
 	VIGIL_WORKER_STARTING,  /* forked, init not answered yet */
 	VIGIL_WORKER_IDLE,      /* ready for a call */
-	VIGIL_WORKER_BUSY,      /* a call in flight */
+	VIGIL_WORKER_BUSY,      /* calls in flight */
 	VIGIL_WORKER_BACKOFF,   /* died; restarts at restart_at */
 	VIGIL_WORKER_FAILED,    /* died too often; retried at restart_at */
 	VIGIL_WORKER_FATAL,     /* misconfigured: never retried */
@@ -86,7 +86,7 @@ struct vigil_worker {
 	int fd;
 	int epfd; /* the daemon's, where fd is registered */
 	uint16_t seq;
-	vigil_time_ns deadline; /* monotonic, of the call in flight */
+	vigil_time_ns deadline; /* monotonic, of the oldest call in flight */
 	vigil_time_ns call_sent; /* monotonic, when the worker could start
 				  * it: sent, or the call before answered */
 	const char *call;       /* its name, for the log */
