@@ -905,14 +905,34 @@ static void start_action(struct vigil_pipeline *pl, size_t k,
 	vigil_worker_commit(a->worker, vigil_monotonic());
 }
 
+/* How many events sink k may hold. A sink in a worker that is running
+ * (not failing, backing off or dead) takes a burst as big as the series
+ * vigild can have: its worker gets them 4096 to a call, but a storm makes
+ * them all in one turn of the loop, where a sink inside vigild would have
+ * taken each as it came. A worker that hangs is killed at its deadline,
+ * and the queue then falls back to VIGIL_SINK_QUEUE_MAX, which any other
+ * sink holds. */
+static size_t queue_cap(const struct vigil_pipeline *pl, size_t k)
+{
+	const struct vigil_worker *w = pl->sinks[k]->worker;
+
+	return w && !pl->retry[k].retry_at &&
+			       (w->state == VIGIL_WORKER_IDLE ||
+				w->state == VIGIL_WORKER_BUSY) ?
+		       VIGIL_SINK_QUEUE_BURST :
+		       VIGIL_SINK_QUEUE_MAX;
+}
+
 static void queue_push(struct vigil_pipeline *pl, size_t k,
 		       struct vigil_ev *ev)
 {
 	struct vigil_sink_queue *q = &pl->retry[k];
+	size_t cap = q->len >= VIGIL_SINK_QUEUE_MAX ? queue_cap(pl, k) :
+						      VIGIL_SINK_QUEUE_MAX;
 
-	if (q->len == VIGIL_SINK_QUEUE_MAX) {
+	while (q->len >= cap && q->len > q->busy) {
 		/* The oldest goes, unless its delivery is under way: then
-		 * the one after it. */
+		 * the first after those. */
 		size_t at = q->head + q->busy;
 		struct vigil_ev *old = q->ev[at];
 		vigil_time_ns now = vigil_monotonic();
@@ -927,11 +947,11 @@ static void queue_push(struct vigil_pipeline *pl, size_t k,
 					  "since: the queue stayed full",
 					  (unsigned long long)q->given_up);
 			vigil_log(VIGIL_LOG_ERR, pl->sinks[k]->section,
-				  "giving up incident #%llu %s (%s): %d events "
+				  "giving up incident #%llu %s (%s): %zu events "
 				  "wait already",
 				  (unsigned long long)old->pub.incident_id,
 				  vigil_event_type_name(old->pub.type),
-				  old->pub.key, VIGIL_SINK_QUEUE_MAX);
+				  old->pub.key, q->len);
 			q->given_up = 0;
 			q->given_up_said = now;
 		} else {

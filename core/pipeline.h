@@ -37,7 +37,7 @@ struct vigil_pipeline_stats {
 	uint64_t conditions;
 	uint64_t events;
 	uint64_t deliveries_failed; /* attempts that failed */
-	uint64_t deliveries_lost;   /* given up past VIGIL_SINK_QUEUE_MAX */
+	uint64_t deliveries_lost;   /* given up: a sink's queue was full */
 	uint64_t actions_run;
 	uint64_t remediations_failed;
 	uint64_t rule_skipped; /* readings for a rule whose worker was down */
@@ -63,6 +63,9 @@ struct vigil_sink_queue {
 /* Undelivered events kept per sink before the oldest is given up (with an
  * error naming it). */
 #define VIGIL_SINK_QUEUE_MAX 10000
+/* ... and by a sink whose worker is running: a burst (see queue_cap in
+ * pipeline.c). */
+#define VIGIL_SINK_QUEUE_BURST 100000
 
 struct vigil_pipeline {
 	/* Borrowed instance lists, by kind; only started ones are used. */
