@@ -50,6 +50,9 @@ enum {
 /* Events given up for a full queue are said one by one at most this
  * often; the rest are counted in the next line. */
 #define GIVE_UP_SAY (10 * VIGIL_SEC)
+/* How long a running sink's worker may hold more than VIGIL_SINK_QUEUE_MAX
+ * events (queue_cap). */
+#define BURST_GRACE (10 * VIGIL_SEC)
 #define HISTORY_MAX 100
 #define OUTPUT_MAX 1024
 
@@ -905,18 +908,21 @@ static void start_action(struct vigil_pipeline *pl, size_t k,
 	vigil_worker_commit(a->worker, vigil_monotonic());
 }
 
-/* How many events sink k may hold. A sink in a worker that is running
- * (not failing, backing off or dead) takes a burst as big as the series
- * vigild can have: its worker gets them 4096 to a call, but a storm makes
- * them all in one turn of the loop, where a sink inside vigild would have
- * taken each as it came. A worker that hangs is killed at its deadline,
- * and the queue then falls back to VIGIL_SINK_QUEUE_MAX, which any other
- * sink holds. */
-static size_t queue_cap(const struct vigil_pipeline *pl, size_t k)
+/* How many events sink k may hold, `len` being over VIGIL_SINK_QUEUE_MAX
+ * since `since`. A sink in a worker that is running (not failing, backing
+ * off or dead) takes a burst as big as the series vigild can have, for
+ * BURST_GRACE: a storm makes its events in one turn of the loop, where a
+ * sink inside vigild takes each as it comes, and its worker gets them 4096
+ * to a call (100,000 went in about a second here). A queue still that long
+ * after BURST_GRACE is a backlog, not a burst (a slow sink): it falls back
+ * to VIGIL_SINK_QUEUE_MAX, as does a worker that hangs (killed at its
+ * deadline) and any other sink. */
+static size_t queue_cap(const struct vigil_pipeline *pl, size_t k,
+			vigil_time_ns since, vigil_time_ns now)
 {
 	const struct vigil_worker *w = pl->sinks[k]->worker;
 
-	return w && !pl->retry[k].retry_at &&
+	return w && !pl->retry[k].retry_at && now - since < BURST_GRACE &&
 			       (w->state == VIGIL_WORKER_IDLE ||
 				w->state == VIGIL_WORKER_BUSY) ?
 		       VIGIL_SINK_QUEUE_BURST :
@@ -927,15 +933,20 @@ static void queue_push(struct vigil_pipeline *pl, size_t k,
 		       struct vigil_ev *ev)
 {
 	struct vigil_sink_queue *q = &pl->retry[k];
-	size_t cap = q->len >= VIGIL_SINK_QUEUE_MAX ? queue_cap(pl, k) :
-						      VIGIL_SINK_QUEUE_MAX;
+	size_t cap = VIGIL_SINK_QUEUE_MAX;
+	vigil_time_ns now = 0;
 
+	if (q->len >= cap) {
+		now = vigil_monotonic();
+		if (!q->over_since)
+			q->over_since = now;
+		cap = queue_cap(pl, k, q->over_since, now);
+	}
 	while (q->len >= cap && q->len > q->busy) {
 		/* The oldest goes, unless its delivery is under way: then
 		 * the first after those. */
 		size_t at = q->head + q->busy;
 		struct vigil_ev *old = q->ev[at];
-		vigil_time_ns now = vigil_monotonic();
 
 		/* One line per event given up, unless they come by the
 		 * thousand (a storm of incidents): then one line every 10s
@@ -1019,6 +1030,8 @@ static void delivered(struct vigil_pipeline *pl, struct vigil_sink_queue *q)
 	vigil_ev_free(q->ev[q->head]);
 	q->head++;
 	q->len--;
+	if (q->len < VIGIL_SINK_QUEUE_MAX)
+		q->over_since = 0;
 	q->sent++;
 	q->retry_at = 0;
 	if (q->len)

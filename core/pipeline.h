@@ -56,6 +56,8 @@ struct vigil_sink_queue {
 	size_t k;         /* index of the sink */
 	size_t sent;      /* delivered since the queue was last empty */
 	int held;         /* events waited for the sink to run */
+	vigil_time_ns over_since; /* monotonic: longer than the usual cap
+				   * since (a burst), or 0 */
 	uint64_t given_up;        /* given up and not said one by one yet */
 	vigil_time_ns given_up_said; /* monotonic, when last said */
 };

@@ -16,6 +16,7 @@
 
 #include "incident.h"
 #include "instance.h"
+#include "worker.h"
 #include "log.h"
 #include "pipeline.h"
 #include "series.h"
@@ -1481,6 +1482,55 @@ START_TEST(retry_queue_bounded)
 }
 END_TEST
 
+/*
+ * A sink in a worker that is running takes a burst beyond the usual cap
+ * (a storm's events are made in one turn, and its worker gets them 4096
+ * to a call); once its worker is not running, the queue is cut back to
+ * VIGIL_SINK_QUEUE_MAX, the oldest not in flight given up. No process
+ * here: the worker is a struct in state "running" whose socket is closed,
+ * so the calls sent to it stay in flight.
+ */
+START_TEST(running_worker_sink_takes_a_burst)
+{
+	struct vigil_pipeline pl;
+	struct vigil_worker w;
+	struct capsink k;
+	struct vigil_instance *sinks[] = {&k.inst};
+	const int total = VIGIL_SINK_QUEUE_MAX + 2000;
+	char key[16];
+
+	capsink_init(&k, "k", &capsink_desc, NULL);
+	k.inst.timeout = VIGIL_SEC;
+	vigil_worker_init(&w, &k.inst);
+	w.state = VIGIL_WORKER_IDLE;
+	k.inst.worker = &w;
+	vigil_pipeline_init(&pl, 16, NULL, 0, sinks, 1, NULL, 0);
+	for (int i = 0; i < total; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		push(&pl, key, 1, VIGIL_SEV_WARNING);
+	}
+	vigil_pipeline_run(&pl);
+	ck_assert_uint_eq(pl.stats.deliveries_lost, 0);
+	ck_assert_uint_eq(vigil_pipeline_undelivered(&pl), total);
+	ck_assert_uint_ge(pl.retry[0].busy, 1); /* one call in flight */
+	ck_assert_uint_eq(k.n, 0);                 /* none in the core */
+
+	/* Its worker died: back to the usual cap at the next event. */
+	w.state = VIGIL_WORKER_BACKOFF;
+	push(&pl, "late", 1, VIGIL_SEV_WARNING);
+	vigil_pipeline_run(&pl);
+	ck_assert_uint_eq(vigil_pipeline_undelivered(&pl),
+			  VIGIL_SINK_QUEUE_MAX);
+	ck_assert_uint_eq(pl.stats.deliveries_lost,
+			  total + 1 - VIGIL_SINK_QUEUE_MAX);
+	/* The calls in flight end (the worker is gone) before the
+	 * pipeline does. */
+	vigil_worker_free(&w);
+	vigil_pipeline_free(&pl);
+	vigil_selector_free(&k.inst.match);
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
 	Suite *s = suite_create("pipeline");
@@ -1529,6 +1579,7 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, retry_partial_then_rest);
 	tcase_add_test(tc, retry_waits_for_a_stopped_sink);
 	tcase_add_test(tc, retry_queue_bounded);
+	tcase_add_test(tc, running_worker_sink_takes_a_burst);
 	suite_add_tcase(s, tc);
 	return s;
 }
