@@ -846,7 +846,7 @@ int vigil_daemon_run(struct vigil_daemon *d)
 		/* Ready once every worker has answered its init (or failed
 		 * it): its deadline bounds the wait. */
 		if (!d->ready && !any_starting(d)) {
-			running = vigil_daemon_count_running(d, 1);
+			running = vigil_daemon_count_running(d, 0);
 			vigil_notice("vigild %s running: %zu sensor(s), %zu "
 				     "rule(s), %zu action(s), %zu sink(s); %zu "
 				     "of %zu started, %zu disabled",
@@ -861,8 +861,11 @@ int vigil_daemon_run(struct vigil_daemon *d)
 			/* The first health report, at once. */
 			next = sooner(vigil_daemon_ctl_tick(d, now), next);
 		}
-		/* An init retried by tick() changes it. */
-		running = vigil_daemon_count_running(d, 1);
+		/* An init retried by tick() that succeeds changes it; one
+		 * still starting does not count (a worker whose init fails
+		 * every few seconds would make STATUS= flap, 17 of 17 then
+		 * 16 of 17 at each retry). */
+		running = vigil_daemon_count_running(d, 0);
 		if (d->ready && running != d->notified_running)
 			notify_status(d, running, 0);
 		arm(d, d->backlog ? now : next);

@@ -117,7 +117,7 @@ void vigil_daemon_stop_all(struct vigil_daemon *d);
 
 /* Instances up: in-process and started, or with a worker that takes calls
  * (running, standby; a worker still answering init only if `starting`).
- * systemd's STATUS= counts starting ones, vigilctl's status does not. */
+ * systemd's STATUS= and vigilctl's status do not count one starting. */
 size_t vigil_daemon_count_running(const struct vigil_daemon *d, int starting);
 
 /* Starts the instances and runs until SIGTERM or SIGINT. 0 or -errno. */

@@ -5,10 +5,11 @@
 #
 #  1. WATCHDOG_USEC=200000, WATCHDOG_PID = vigild's pid: READY=1 arrives
 #     with a STATUS= line of the instance counts; a sink whose init fails
-#     at first (its directory is missing) makes it "2 of 3 running", and
-#     once it starts a new STATUS= says "3 of 3 running"; WATCHDOG=1
-#     keeps arriving while vigild runs; SIGTERM brings STOPPING=1, and
-#     vigild exits 0.
+#     at first (its directory is missing) makes it "2 of 4 running", and
+#     once it starts a new STATUS= says "3 of 4 running"; a sensor whose
+#     init always fails (no thermal zone) is retried without a STATUS= at
+#     each retry; WATCHDOG=1 keeps arriving while vigild runs; SIGTERM
+#     brings STOPPING=1, and vigild exits 0.
 #  2. WATCHDOG_PID names another process: the keep-alives are not this
 #     vigild's to send, and none arrives; READY=1 still does.
 #
@@ -90,6 +91,11 @@ plugin = threshold
 match = test.value
 warning = 50
 
+; Never starts (no thermal zone under its root): retried after 1s, 2s, 4s.
+[sensor.never]
+plugin = thermal
+root = $TEST_DIR/empty-root
+
 [sink.late]
 plugin = file
 path = $LATE_DIR/events.jsonl
@@ -102,14 +108,15 @@ count_msgs()
 }
 
 # --- 1. notified, and watched
+mkdir -p "$TEST_DIR/empty-root"
 start_listener
 WATCHDOG_PID_OF=self start_vigild "$TEST_DIR/vigil.ini" -v
 wait_for "$MSGS" '^READY=1 \| STATUS=' 20
-wait_for "$MSGS" '^READY=1 \| STATUS=1 sensor, 1 rule, 0 actions, 1 sink; 2 of 3 running$' 1
+wait_for "$MSGS" '^READY=1 \| STATUS=2 sensors, 1 rule, 0 actions, 1 sink; 2 of 4 running$' 1
 wait_for "$VIGILD_LOG" '\[sink\.late\] will retry in' 20
 mkdir "$LATE_DIR"
 wait_for "$VIGILD_LOG" '\[sink\.late\] started after [0-9]+ failed attempt' 30
-wait_for "$MSGS" '^STATUS=1 sensor, 1 rule, 0 actions, 1 sink; 3 of 3 running$' 20
+wait_for "$MSGS" '^STATUS=2 sensors, 1 rule, 0 actions, 1 sink; 3 of 4 running$' 20
 wait_for "$VIGILD_LOG" 'systemd watchdog: a keep-alive every 100 ms' 1
 # libsystemd is loaded for each message and unloaded after it (notify.c):
 # the keep-alives go every 100 ms here, each load lasting about a
@@ -130,6 +137,9 @@ several_more_keepalives()
 	[ "$(count_msgs '^WATCHDOG=1$')" -ge $((n0 + 3)) ]
 }
 wait_until 20 "3 more WATCHDOG=1 while vigild runs" several_more_keepalives
+# Its retries (each a worker that starts, then fails init) came and went
+# meanwhile: the one STATUS= update is checked below.
+wait_for "$VIGILD_LOG" '\[sensor\.never\] will retry in 2s' 20
 note "$(count_msgs '^WATCHDOG=1$') keep-alive(s) so far"
 stop_vigild
 wait_for "$MSGS" '^STOPPING=1( \||$)' 10
@@ -137,7 +147,7 @@ stop_listener
 [ "$(count_msgs '^READY=1')" -eq 1 ] || fail "READY=1 was sent $(count_msgs '^READY=1') times, expected once"
 # STATUS= is sent when the number running changes, not on every turn.
 [ "$(count_msgs '^STATUS=')" -eq 1 ] ||
-	fail "expected one STATUS= update (3 of 3 running), got: $(grep -E '^STATUS=' "$MSGS")"
+	fail "expected one STATUS= update (3 of 4 running), got: $(grep -E '^STATUS=' "$MSGS")"
 first=$(head -n 1 "$MSGS")
 case $first in
 READY=1*) ;;
@@ -153,7 +163,7 @@ cp "$MSGS" "$TEST_DIR/notify-1.log"
 rm -f "$LATE_DIR/events.jsonl"
 start_listener
 WATCHDOG_PID_OF=other start_vigild "$TEST_DIR/vigil.ini" -v
-wait_for "$MSGS" '^READY=1 \| STATUS=1 sensor, 1 rule, 0 actions, 1 sink; 3 of 3 running$' 20
+wait_for "$MSGS" '^READY=1 \| STATUS=2 sensors, 1 rule, 0 actions, 1 sink; 3 of 4 running$' 20
 # Let the loop turn a while: until an incident has opened and resolved.
 wait_for "$LATE_DIR/events.jsonl" '"event":"resolved"' 20
 stop_vigild
