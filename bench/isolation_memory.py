@@ -28,7 +28,9 @@ found with `ps --ppid` - and collectd) it reads:
                              executable, shared libraries and plugins
                              (.so), other
 
-and prints one line per process and the totals. PSS (proportional set
+and prints one line per process and the totals; and the CPU time the
+whole tree used once started (from 5 s after the start), per minute, from
+/proc/PID/task/TID/schedstat. PSS (proportional set
 size) divides each shared page among the processes that map it, so the
 PSS of all the processes adds up to what they cost together; RSS counts a
 shared page in every process, so the RSS total overstates it. A page of
@@ -53,6 +55,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# CPU is counted from this long after the start (start-up left out).
+CPU_FROM = 5
 
 # collectd 5.12 on the same sensors, measured by the issue's author.
 TARGET = {"pss_kb": 2.1 * 1024, "rss_kb": 3.2 * 1024, "threads": 11}
@@ -176,21 +181,47 @@ class NotifyListener:
         self.sock.close()
 
 
+def tree(pid, children):
+    """pid and, with children, the pids of its children."""
+    pids = [pid]
+    if children:
+        kids = subprocess.run(["ps", "--ppid", str(pid), "-o", "pid="],
+                              capture_output=True, text=True).stdout
+        pids += [int(k) for k in kids.split()]
+    return pids
+
+
+def cpu_ns(pids):
+    """CPU time used so far by the threads of pids, in ns (the first field
+    of /proc/PID/task/TID/schedstat: exact, where /proc/PID/stat counts
+    10 ms ticks)."""
+    total = 0
+    for pid in pids:
+        try:
+            for tid in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    total += int(f.read().split()[0])
+        except OSError:
+            pass  # exited meanwhile
+    return total
+
+
 def measure(cmd, settle, logpath, env=None, children=True):
-    """Runs cmd for `settle` seconds; one dict per process of its tree."""
+    """Runs cmd for `settle` seconds; one dict per process of its tree.
+    The first row also gets cpu_ms_min: CPU used by the whole tree from
+    CPU_FROM seconds after the start to the end, per minute."""
     log = open(logpath, "w")
     p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     rows = []
     try:
-        time.sleep(settle)
+        time.sleep(CPU_FROM)
+        c0, t0 = cpu_ns(tree(p.pid, children)), time.monotonic()
+        time.sleep(max(settle - CPU_FROM, 1))
+        pids = tree(p.pid, children)
+        c1, t1 = cpu_ns(pids), time.monotonic()
         if p.poll() is not None:
             sys.exit("%s exited early; see %s" % (cmd[0], logpath))
         exe = os.path.realpath("/proc/%d/exe" % p.pid)
-        pids = [p.pid]
-        if children:
-            kids = subprocess.run(["ps", "--ppid", str(p.pid), "-o", "pid="],
-                                  capture_output=True, text=True).stdout
-            pids += [int(k) for k in kids.split()]
         core_so = sos(p.pid)
         for pid in pids:
             r = rollup(pid)
@@ -204,6 +235,7 @@ def measure(cmd, settle, logpath, env=None, children=True):
             with open("/proc/%d/comm" % pid) as f:
                 r["comm"] = f.read().strip()
             rows.append(r)
+        rows[0]["cpu_ms_min"] = (c1 - c0) / 1e6 * 60 / (t1 - t0)
     finally:
         p.send_signal(signal.SIGTERM)
         try:
@@ -236,6 +268,7 @@ def table(title, rows):
                           tot["heap"], tot["stack"], tot["exe"],
                           tot["libs"], tot["other"]))
     tot["n"] = len(rows)
+    tot["cpu_ms_min"] = rows[0]["cpu_ms_min"]
     print("\nprivate (clean + dirty) total: %d kB\n" %
           (tot["Private_Clean"] + tot["Private_Dirty"]))
     return tot
@@ -361,11 +394,14 @@ def main():
         subprocess.call(["rm", "-rf", d])
 
     print("### summary\n")
-    print("| run | PSS kB | RSS kB | threads | processes |")
-    print("|---|--:|--:|--:|--:|")
+    print("| run | PSS kB | RSS kB | threads | processes | CPU ms/min |")
+    print("|---|--:|--:|--:|--:|--:|")
     for name, tot in results:
-        print("| %s | %d | %d | %d | %d |" % (name, tot["Pss"], tot["Rss"],
-                                             tot["Threads"], tot["n"]))
+        print("| %s | %d | %d | %d | %d | %.1f |" % (
+            name, tot["Pss"], tot["Rss"], tot["Threads"], tot["n"],
+            tot["cpu_ms_min"]))
+    print("\n(CPU: all the run's processes, from %d s after the start to "
+          "the end, per minute; not a target, for comparison)" % CPU_FROM)
     print()
     missed = False
     ref = dict(results).get("collectd")
