@@ -54,7 +54,8 @@ struct scenario {
  * to warning and clear: 4 conditions and 4 incident events per series per
  * 1000 readings of it, i.e. 0.4% of readings cause an incident event. */
 #define SENSOR_SINE                                                           \
-	"[sensor.gen]\nisolation = none\n"                                                   \
+	"[sensor.gen]\n"                                                      \
+	"isolation = none\n"                                                  \
 	"plugin = synthetic\n"                                                \
 	"metric = bench.value\n"                                              \
 	"unit = %\n"                                                         \
@@ -67,6 +68,7 @@ struct scenario {
 
 #define SINK_COUNTING                                                         \
 	"[sink.count]\n"                                                      \
+	"isolation = none\n"                                                  \
 	"plugin = counting\n"                                                 \
 	"metrics = yes\n"                                                     \
 	"events = yes\n"
@@ -77,6 +79,7 @@ static const struct scenario scenarios[] = {
 	 "0.4% of readings change an incident",
 	 SENSOR_SINE
 	 "\n[rule.hot]\n"
+	 "isolation = none\n"
 	 "plugin = threshold\n"
 	 "match = bench.*\n"
 	 "warning = 80\n"
@@ -87,6 +90,7 @@ static const struct scenario scenarios[] = {
 	 "as rule, with levels the value never reaches: no conditions",
 	 SENSOR_SINE
 	 "\n[rule.hot]\n"
+	 "isolation = none\n"
 	 "plugin = threshold\n"
 	 "match = bench.*\n"
 	 "warning = 1000\n"
