@@ -409,6 +409,20 @@ int vigil_valid_metric(const char *s)
 	return 1;
 }
 
+int vigil_reading_names_bad(const char *metric, const struct vigil_label *l,
+			    size_t n, size_t *label)
+{
+	if (!vigil_valid_metric(metric))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!l || !l[i].key || !vigil_valid_name(l[i].key)) {
+			*label = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static void term_free(struct vigil_selector_term *t)
 {
 	free(t->metric);

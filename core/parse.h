@@ -72,5 +72,10 @@ void vigil_selector_free(struct vigil_selector *sel);
  * [A-Za-z0-9_.:-]+. */
 int vigil_valid_name(const char *s);
 int vigil_valid_metric(const char *s);
+/* Whether vigild refuses a reading for its names: 0 when the metric and
+ * every label key are good, -1 for the metric, 1 for a label key (its
+ * index in *label). One rule for the core and for a sensor's worker. */
+int vigil_reading_names_bad(const char *metric, const struct vigil_label *l,
+			    size_t n, size_t *label);
 
 #endif

@@ -201,28 +201,25 @@ static int check_new_reading(struct vigil_pipeline *pl,
 			     struct vigil_instance *inst,
 			     const struct vigil_reading *r)
 {
-	if (!vigil_valid_metric(r->metric)) {
-		pl->stats.readings_refused++;
-		if (inst->errors++ == 0)
+	size_t i = 0;
+	int bad = vigil_reading_names_bad(r->metric, r->labels, r->n_labels, &i);
+
+	if (!bad)
+		return 0;
+	pl->stats.readings_refused++;
+	if (inst->errors++ == 0) {
+		if (bad < 0)
 			vigil_log(VIGIL_LOG_WARNING, inst->section,
 				  "reading refused: metric name '%s' is not "
 				  "letters, digits and '_.:-'",
 				  r->metric ? r->metric : "(null)");
-		return -EINVAL;
+		else
+			vigil_log(VIGIL_LOG_WARNING, inst->section,
+				  "reading %s refused: label %zu has no valid "
+				  "name",
+				  r->metric, i);
 	}
-	for (size_t i = 0; i < r->n_labels; i++) {
-		if (!r->labels || !r->labels[i].key ||
-		    !vigil_valid_name(r->labels[i].key)) {
-			pl->stats.readings_refused++;
-			if (inst->errors++ == 0)
-				vigil_log(VIGIL_LOG_WARNING, inst->section,
-					  "reading %s refused: label %zu has "
-					  "no valid name",
-					  r->metric, i);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return -EINVAL;
 }
 
 /* True if the series lookup can dereference what `r` points at. */

@@ -188,10 +188,12 @@ static int child_reading(void *user, struct vigil_instance *inst,
 			/* Names the core refuses still go (it says so, and
 			 * counts each reading refused), but the plugin hears
 			 * -EINVAL as it would inside vigild. */
-			s->refused = !vigil_valid_metric(s->metric);
-			for (size_t i = 0; i < s->labels.n; i++)
-				if (!vigil_valid_name(s->labels.v[i].key))
-					s->refused = 1;
+			size_t bad_label;
+
+			s->refused = vigil_reading_names_bad(s->metric,
+							     s->labels.v,
+							     s->labels.n,
+							     &bad_label) != 0;
 			vigil_batch_define(&c->batch, s->id, s->metric, s->unit,
 					   s->labels.v, s->labels.n);
 		}
