@@ -64,9 +64,7 @@ expect_errors()
 }
 
 # --check-config
-rc=0
-"$VIGILD" --check-config -c "$BAD" -p "$VIGIL_TEST_PLUGIN_PATH" \
-	-s "$TEST_DIR/state" >"$TEST_DIR/check.out" 2>&1 || rc=$?
+check_config "$BAD" "$TEST_DIR/check.out" -s "$TEST_DIR/state"
 cat "$TEST_DIR/check.out"
 [ "$rc" -eq 78 ] || fail "--check-config on a bad file exited $rc, expected 78"
 expect_errors "$TEST_DIR/check.out" "--check-config"
@@ -101,9 +99,7 @@ match = synthetic.value
 warning = 90
 critical = 80
 EOF
-rc=0
-"$VIGILD" --check-config -c "$TEST_DIR/refused.ini" -p "$VIGIL_TEST_PLUGIN_PATH" \
-	>"$TEST_DIR/refused.out" 2>&1 || rc=$?
+check_config "$TEST_DIR/refused.ini" "$TEST_DIR/refused.out"
 cat "$TEST_DIR/refused.out"
 [ "$rc" -eq 78 ] || fail "--check-config with a refused plugin config exited $rc, expected 78"
 grep -Fq -- "$TEST_DIR/refused.ini:4: [rule.upside_down] the threshold plugin refused its configuration" \
@@ -133,9 +129,7 @@ warning = 50
 plugin = file
 path = $TEST_DIR/good.jsonl
 EOF
-rc=0
-"$VIGILD" --check-config -c "$TEST_DIR/good.ini" -p "$VIGIL_TEST_PLUGIN_PATH" \
-	-s "$TEST_DIR/state" >"$TEST_DIR/good.out" 2>&1 || rc=$?
+check_config "$TEST_DIR/good.ini" "$TEST_DIR/good.out" -s "$TEST_DIR/state"
 cat "$TEST_DIR/good.out"
 [ "$rc" -eq 0 ] || fail "--check-config on a good file exited $rc, expected 0"
 grep -Fq -- "$TEST_DIR/good.ini: configuration OK (3 instance(s) enabled, 1 disabled)" \
@@ -147,10 +141,8 @@ grep -Eq "^vigild: " "$TEST_DIR/good.out" &&
 # is a warning, not an error. The file sink's relative path must resolve
 # in the state directory given with -s, which exists, so it would start.
 mkdir "$TEST_DIR/shipped-state"
-rc=0
-"$VIGILD" --check-config -c "$VIGIL_SRCDIR/etc/vigil.ini" \
-	-p "$VIGIL_TEST_PLUGIN_PATH" -s "$TEST_DIR/shipped-state" \
-	>"$TEST_DIR/shipped.out" 2>&1 || rc=$?
+check_config "$VIGIL_SRCDIR/etc/vigil.ini" "$TEST_DIR/shipped.out" \
+	-s "$TEST_DIR/shipped-state"
 cat "$TEST_DIR/shipped.out"
 [ "$rc" -eq 0 ] || fail "--check-config on etc/vigil.ini exited $rc, expected 0"
 grep -Fq -- "configuration OK" "$TEST_DIR/shipped.out" ||
@@ -177,9 +169,7 @@ plugin = synthetic
 timeout = 5s
 memory_limit = 10M
 EOF
-rc=0
-"$VIGILD" --check-config -c "$TEST_DIR/inside.ini" -p "$VIGIL_TEST_PLUGIN_PATH" \
-	-s "$TEST_DIR/state" >"$TEST_DIR/inside.out" 2>&1 || rc=$?
+check_config "$TEST_DIR/inside.ini" "$TEST_DIR/inside.out" -s "$TEST_DIR/state"
 cat "$TEST_DIR/inside.out"
 [ "$rc" -eq 0 ] || fail "--check-config exited $rc on a file with worker-only keys inside vigild, expected 0"
 grep -Fq -- "vigild: warning: $TEST_DIR/inside.ini:4: [sensor.syn] timeout has no effect with isolation = none" "$TEST_DIR/inside.out" ||

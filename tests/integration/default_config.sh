@@ -84,9 +84,7 @@ no_calls()
 # ------------------------------------------------ 1. the shipped file
 
 mkdir "$TEST_DIR/state"
-rc=0
-"$VIGILD" --check-config -c "$SHIPPED" -p "$VIGIL_TEST_PLUGIN_PATH" \
-	-s "$TEST_DIR/state" >"$TEST_DIR/check.out" 2>&1 || rc=$?
+check_config "$SHIPPED" "$TEST_DIR/check.out" -s "$TEST_DIR/state"
 cat "$TEST_DIR/check.out"
 [ "$rc" -eq 0 ] || fail "--check-config on etc/vigil.ini exited $rc, expected 0"
 grep -Fq -- "$SHIPPED: configuration OK" "$TEST_DIR/check.out" ||

@@ -197,9 +197,7 @@ interval = 1s
 root = relative/path
 colour = blue
 EOF
-"$VIGILD" --check-config -c "$TEST_DIR/bad.ini" -p "$VIGIL_TEST_PLUGIN_PATH" \
-	>"$TEST_DIR/bad.out" 2>&1
-rc=$?
+check_config "$TEST_DIR/bad.ini" "$TEST_DIR/bad.out"
 [ "$rc" -eq 78 ] || fail "--check-config on bad [health] keys exited $rc, expected 78: $(cat "$TEST_DIR/bad.out")"
 for want in "bad.ini:5: [health] interval = '1s'" \
 	"bad.ini:6: [health] root = 'relative/path': expected an absolute path" \

@@ -243,6 +243,18 @@ count_lines()
 	fi
 }
 
+# check_config INI OUT [ARG...]: vigild --check-config on INI with the
+# test plugins (and ARG...), its output in OUT, its exit status in $rc.
+check_config()
+{
+	local ini=$1 out=$2
+
+	shift 2
+	rc=0
+	"$VIGILD" --check-config -c "$ini" -p "$VIGIL_TEST_PLUGIN_PATH" "$@" \
+		>"$out" 2>&1 || rc=$?
+}
+
 # Whether fixture plugin $1.so was built with UBSan (a build configured
 # with --enable-sanitizers instruments the fixtures too): UBSan
 # (-fno-sanitize-recover) catches crashy's deliberate NULL store before it

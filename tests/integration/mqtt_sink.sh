@@ -54,9 +54,7 @@ metrics_topic = vigil/+/{metric}
 plugin = mqtt
 server = http://127.0.0.1:1883
 EOF
-rc=0
-"$VIGILD" --check-config -c "$TEST_DIR/bad.ini" -p "$VIGIL_TEST_PLUGIN_PATH" \
-	>"$TEST_DIR/check.out" 2>&1 || rc=$?
+check_config "$TEST_DIR/bad.ini" "$TEST_DIR/check.out"
 [ "$rc" -eq 78 ] || { cat "$TEST_DIR/check.out"; fail "--check-config exited $rc on bad mqtt options, expected 78"; }
 for want in '\[sink\.placeholder\] topic "vigil/\{hostname\}/\{nope\}": unknown placeholder \{nope\}; allowed: \{hostname\} \{instance\} \{type\} \{key\} \{severity\} \{event\}' \
 	"\\[sink\\.wildcard\\] metrics_topic \"vigil/\\+/\\{metric\\}\": '\\+' is a wildcard" \

@@ -431,8 +431,7 @@ control_group = no-such-group-vigil
 [sensor.a]
 plugin = synthetic
 EOF
-"$VIGILD" --check-config -c "$TEST_DIR/bad.ini" -p "$VIGIL_TEST_PLUGIN_PATH" >"$TEST_DIR/bad.out" 2>&1
-rc=$?
+check_config "$TEST_DIR/bad.ini" "$TEST_DIR/bad.out"
 [ "$rc" -eq 78 ] || fail "--check-config on bad control keys exited $rc, expected 78: $(cat "$TEST_DIR/bad.out")"
 for want in "bad.ini:2: [daemon] control_socket = 'relative.sock': expected an absolute path" \
 	"bad.ini:3: [daemon] control_group = 'no-such-group-vigil': no such group"; do

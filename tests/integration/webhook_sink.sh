@@ -102,9 +102,7 @@ plugin = webhook
 url = http://127.0.0.1:$PORT/
 headers = X-Good: 1\\nno colon here
 EOF
-rc=0
-"$VIGILD" --check-config -c "$TEST_DIR/bad.ini" -p "$VIGIL_TEST_PLUGIN_PATH" \
-	>"$TEST_DIR/check.out" 2>&1 || rc=$?
+check_config "$TEST_DIR/bad.ini" "$TEST_DIR/check.out"
 [ "$rc" -eq 78 ] || { cat "$TEST_DIR/check.out"; fail "--check-config exited $rc on bad webhook options, expected 78"; }
 grep -q '\[sink\.ftp\].*url must start with http:// or https://' "$TEST_DIR/check.out" ||
 	{ cat "$TEST_DIR/check.out"; fail "no clear message for an ftp:// url"; }

@@ -16,12 +16,12 @@
 
 #include "incident.h"
 #include "instance.h"
-#include "worker.h"
 #include "log.h"
 #include "pipeline.h"
 #include "series.h"
 #include "unit.h"
 #include "util.h"
+#include "worker.h"
 
 /* ------------------------------------------------------ test instances */
 
