@@ -9,33 +9,11 @@
 . "${VIGIL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh" || exit 99
 require_python
 
-[ -f "$VIGIL_FIXTURE_PLUGIN_DIR/odd_readings.so" ] || {
-	echo "ERROR: $TEST_NAME: no odd_readings.so in" \
-	     "'$VIGIL_FIXTURE_PLUGIN_DIR' (make check builds it)"
-	exit 99
-}
+require_fixture odd_readings
 
 METRICS=$TEST_DIR/metrics.jsonl
 
-cat >"$TEST_DIR/vigil.ini" <<EOF
-[sensor.inside]
-plugin = odd_readings
-isolation = none
-prefix = inside
-interval = 100ms
-
-[sensor.worker]
-plugin = odd_readings
-isolation = process
-prefix = worker
-interval = 100ms
-
-[sink.metrics]
-plugin = file
-path = $METRICS
-metrics = yes
-events = no
-EOF
+both_modes_ini odd_readings "$METRICS" >"$TEST_DIR/vigil.ini"
 
 start_vigild "$TEST_DIR/vigil.ini"
 

@@ -47,13 +47,7 @@ for tool in ps pgrep; do
 		exit 99
 	}
 done
-for so in crashy ctor_crash; do
-	[ -f "$VIGIL_FIXTURE_PLUGIN_DIR/$so.so" ] || {
-		echo "ERROR: $TEST_NAME: no $so.so in '$VIGIL_FIXTURE_PLUGIN_DIR'" \
-		     "(make check builds it)"
-		exit 99
-	}
-done
+require_fixture crashy ctor_crash
 
 # Sanitizers turn some crashes into exits: segv, init_crash and fork_die
 # exit with status 1 under UBSan (lib.sh, fixture_has_ubsan).

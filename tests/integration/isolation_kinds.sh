@@ -19,13 +19,7 @@
 . "${VIGIL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh" || exit 99
 require_python
 
-for so in unruly_rule unruly_sink; do
-	[ -f "$VIGIL_FIXTURE_PLUGIN_DIR/$so.so" ] || {
-		echo "ERROR: $TEST_NAME: no $so.so in '$VIGIL_FIXTURE_PLUGIN_DIR'" \
-		     "(make check builds it)"
-		exit 99
-	}
-done
+require_fixture unruly_rule unruly_sink
 
 WITNESS=$TEST_DIR/witness.jsonl
 FLAKY=$TEST_DIR/flaky.txt

@@ -270,3 +270,32 @@ require_python()
 {
 	[ -n "$PYTHON" ] || skip "python3 is needed to read JSON Lines"
 }
+
+# both_modes_ini PLUGIN METRICS: on stdout, a configuration running the
+# sensor plugin PLUGIN twice every 100 ms, [sensor.inside] inside vigild
+# and [sensor.worker] in a worker (option prefix = the instance's name),
+# and a file sink writing every reading to METRICS (JSON Lines).
+both_modes_ini()
+{
+	local mode
+
+	for mode in inside:none worker:process; do
+		printf '[sensor.%s]\nplugin = %s\nisolation = %s\nprefix = %s\ninterval = 100ms\n\n' \
+		       "${mode%%:*}" "$1" "${mode#*:}" "${mode%%:*}"
+	done
+	printf '[sink.metrics]\nplugin = file\npath = %s\nmetrics = yes\nevents = no\n' "$2"
+}
+
+# require_fixture NAME...: the fixture plugins NAME.so that `make check`
+# builds in $VIGIL_FIXTURE_PLUGIN_DIR, or a hard error (exit 99).
+require_fixture()
+{
+	local so
+
+	for so in "$@"; do
+		[ -f "$VIGIL_FIXTURE_PLUGIN_DIR/$so.so" ] && continue
+		echo "ERROR: $TEST_NAME: no $so.so in '$VIGIL_FIXTURE_PLUGIN_DIR'" \
+		     "(make check builds it)"
+		exit 99
+	done
+}
