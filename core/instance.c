@@ -557,6 +557,7 @@ int vigil_instance_start(struct vigil_instance *inst,
 
 	inst->emit = emit;
 	inst->emit_user = user;
+	inst->owner = pthread_self();
 	inst->state = NULL;
 	rc = inst->desc->init(&inst->ctx, &vigil_host_table, &inst->state);
 	if (rc < 0) {
@@ -628,9 +629,40 @@ void vigil_instance_free(struct vigil_instance *inst)
 
 /* ------------------------------------------------------------- the host */
 
+/* The instance behind ctx; NULL for a NULL ctx (a plugin's bug: every
+ * host function answers it as it would a missing value, never crashes). */
 static struct vigil_instance *ctx_inst(struct vigil_ctx *ctx)
 {
-	return ctx->inst;
+	return ctx ? ctx->inst : NULL;
+}
+
+/* The instance of an emit_* call, or NULL when the call must be refused:
+ * no instance, or a thread other than the one running the instance's
+ * callbacks. A plugin that hands readings over from a thread of its own
+ * would race the core's pipeline (isolation = none) or the worker's
+ * batch; it hears -EPERM, and the log says so once. */
+static struct vigil_instance *emitter(struct vigil_ctx *ctx, const char *what)
+{
+	struct vigil_instance *inst = ctx_inst(ctx);
+
+	if (!inst || pthread_equal(pthread_self(), inst->owner))
+		return inst;
+	if (!__atomic_exchange_n(&inst->foreign_said, 1, __ATOMIC_RELAXED))
+		vigil_log(VIGIL_LOG_WARNING, inst->section,
+			  "%s from a thread the plugin started: refused "
+			  "(host functions are for the callback that is "
+			  "running, on its thread)",
+			  what);
+	return NULL;
+}
+
+static void host_vlog(struct vigil_ctx *ctx, int level, const char *fmt,
+		      va_list ap)
+{
+	struct vigil_instance *inst = ctx_inst(ctx);
+
+	if (fmt)
+		vigil_logv(level, inst ? inst->section : NULL, fmt, ap);
 }
 
 static void host_log(struct vigil_ctx *ctx, int level, const char *fmt, ...)
@@ -638,14 +670,8 @@ static void host_log(struct vigil_ctx *ctx, int level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vigil_logv(level, ctx ? ctx_inst(ctx)->section : NULL, fmt, ap);
+	host_vlog(ctx, level, fmt, ap);
 	va_end(ap);
-}
-
-static void host_vlog(struct vigil_ctx *ctx, int level, const char *fmt,
-		      va_list ap)
-{
-	vigil_logv(level, ctx ? ctx_inst(ctx)->section : NULL, fmt, ap);
 }
 
 static int host_log_enabled(struct vigil_ctx *ctx, int level)
@@ -656,9 +682,11 @@ static int host_log_enabled(struct vigil_ctx *ctx, int level)
 static int host_emit_reading(struct vigil_ctx *ctx,
 			     const struct vigil_reading *r)
 {
-	struct vigil_instance *inst = ctx_inst(ctx);
+	struct vigil_instance *inst = emitter(ctx, "emit_reading");
 
-	if (!r || !inst->emit || !inst->emit->reading)
+	if (!ctx)
+		return -EINVAL;
+	if (!inst || !r || !inst->emit || !inst->emit->reading)
 		return -EPERM;
 	return inst->emit->reading(inst->emit_user, inst, r);
 }
@@ -666,17 +694,28 @@ static int host_emit_reading(struct vigil_ctx *ctx,
 static int host_emit_condition(struct vigil_ctx *ctx,
 			       const struct vigil_condition *c)
 {
-	struct vigil_instance *inst = ctx_inst(ctx);
+	struct vigil_instance *inst = emitter(ctx, "emit_condition");
 
-	if (!c || !inst->emit || !inst->emit->condition)
+	if (!ctx)
+		return -EINVAL;
+	if (!inst || !c || !inst->emit || !inst->emit->condition)
 		return -EPERM;
 	return inst->emit->condition(inst->emit_user, inst, c);
+}
+
+/* The slot of `key`; NULL for an unknown key, a NULL key or ctx. */
+static const struct vigil_optslot *ctx_slot(struct vigil_ctx *ctx,
+					    const char *key)
+{
+	struct vigil_instance *inst = ctx_inst(ctx);
+
+	return inst && key ? slot(inst, key) : NULL;
 }
 
 static const struct vigil_optslot *typed(struct vigil_ctx *ctx, const char *key,
 					 enum vigil_option_type t)
 {
-	const struct vigil_optslot *s = slot(ctx_inst(ctx), key);
+	const struct vigil_optslot *s = ctx_slot(ctx, key);
 
 	if (!s)
 		return NULL;
@@ -690,7 +729,7 @@ static const struct vigil_optslot *typed(struct vigil_ctx *ctx, const char *key,
 
 static const char *host_config_string(struct vigil_ctx *ctx, const char *key)
 {
-	const struct vigil_optslot *s = slot(ctx_inst(ctx), key);
+	const struct vigil_optslot *s = ctx_slot(ctx, key);
 	return s ? s->value : NULL;
 }
 
@@ -704,7 +743,7 @@ static int64_t host_config_int(struct vigil_ctx *ctx, const char *key,
 static double host_config_double(struct vigil_ctx *ctx, const char *key,
 				 double fallback)
 {
-	const struct vigil_optslot *s = slot(ctx_inst(ctx), key);
+	const struct vigil_optslot *s = ctx_slot(ctx, key);
 
 	if (!s)
 		return fallback;
@@ -748,12 +787,16 @@ static vigil_time_ns host_monotonic(struct vigil_ctx *ctx)
 
 static const char *host_section_name(struct vigil_ctx *ctx)
 {
-	return ctx_inst(ctx)->section;
+	struct vigil_instance *inst = ctx_inst(ctx);
+
+	return inst ? inst->section : "";
 }
 
 static const char *host_instance_name(struct vigil_ctx *ctx)
 {
-	return ctx_inst(ctx)->name;
+	struct vigil_instance *inst = ctx_inst(ctx);
+
+	return inst ? inst->name : "";
 }
 
 static const char *state_dir_path = VIGIL_STATE_DIR;

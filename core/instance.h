@@ -5,6 +5,7 @@
 #ifndef VIGIL_INSTANCE_H
 #define VIGIL_INSTANCE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <vigil/plugin.h>
@@ -56,6 +57,10 @@ struct vigil_instance {
 
 	const struct vigil_emit_ops *emit;
 	void *emit_user;
+	/* The thread that runs the instance's callbacks (the core's loop, or
+	 * its worker's): host calls from any other thread are refused. */
+	pthread_t owner;
+	int foreign_said; /* the refusal was logged (atomic) */
 
 	/* Core settings, by kind. */
 	vigil_time_ns interval;      /* sensor */

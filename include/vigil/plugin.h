@@ -292,9 +292,12 @@ struct vigil_host {
 	 * queued (a full queue makes room by dropping its oldest reading,
 	 * counted and logged by the core), -EINVAL for a bad metric or label
 	 * name, -ENOSPC when the daemon's limit on distinct series is
-	 * reached (too many label values). */
+	 * reached (too many label values), -EPERM when called from a thread
+	 * other than the one running the instance's callback (emit only from
+	 * the callback, on its thread). */
 	int (*emit_reading)(struct vigil_ctx *ctx, const struct vigil_reading *r);
-	/* Rules: hand over one condition (copied). */
+	/* Rules: hand over one condition (copied); -EPERM from another
+	 * thread, as emit_reading. */
 	int (*emit_condition)(struct vigil_ctx *ctx,
 			      const struct vigil_condition *c);
 
