@@ -179,4 +179,23 @@ grep -Fq -- "vigild: warning: $TEST_DIR/inside.ini:5: [sensor.syn] memory_limit 
 [ "$(grep -c '^vigild: warning: ' "$TEST_DIR/inside.out")" -eq 2 ] ||
 	fail "expected exactly two warnings (not restart_delay, not the worker's keys)"
 
-pass "every error reported with FILE:LINE, exit 78, nothing started; good and shipped configs pass; worker-only keys inside vigild are warned about"
+# Not an INI file at all: a directory, a device read for ever. One line
+# each, exit 78, at once (a regular file is expected).
+for what in "$TEST_DIR" /dev/zero; do
+	check_config "$what" "$TEST_DIR/notfile.out"
+	[ "$rc" -eq 78 ] || fail "--check-config -c $what exited $rc, expected 78"
+	grep -Eq "^vigild: $what: cannot read the configuration: (it is a directory|not a regular file)" \
+		"$TEST_DIR/notfile.out" || fail "-c $what: $(cat "$TEST_DIR/notfile.out")"
+done
+
+# A value longer than inih's 200-byte line (a webhook URL with a token,
+# many network targets) is read whole, an inline comment after it cut.
+long=$(printf 'x%.0s' $(seq 250))
+printf '[sensor.syn]\nplugin = synthetic\nisolation = none\ninterval = 100ms\nmetric = p%s ; a comment\n\n[sink.out]\nplugin = file\npath = %s\nmetrics = yes\nevents = no\n' \
+	"$long" "$TEST_DIR/long.jsonl" >"$TEST_DIR/long.ini"
+start_vigild "$TEST_DIR/long.ini"
+wait_until 20 "readings of the 251-character metric" \
+	grep -qF "\"p$long\"" "$TEST_DIR/long.jsonl"
+stop_vigild
+
+pass "every error reported with FILE:LINE, exit 78, nothing started; good and shipped configs pass; worker-only keys inside vigild are warned about; a directory or device is no configuration; long values are read whole"

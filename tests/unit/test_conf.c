@@ -6,7 +6,9 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -175,32 +177,45 @@ END_TEST
 
 START_TEST(long_line)
 {
-	char text[1024], key[256];
-	const char *m;
+	/* inih's buffer is 200 bytes (Debian's build); longer lines reach it
+	 * through the reader, whole. */
+	size_t n = 5000;
+	char *value = vigil_xmalloc(n + 1), *text, key[256];
 
-	/* 198 characters fit inih's 200-byte line with "\n" and NUL. */
-	memset(key, 'k', 194);
-	key[194] = '\0';
-	snprintf(text, sizeof(text), "[a]\n%s = v\n", key);
-	ck_assert_uint_eq(strlen(text), 4 + 198 + 1);
+	memset(value, 'v', n);
+	value[n] = '\0';
+	memset(key, 'k', 180);
+	key[180] = '\0';
+	text = vigil_xasprintf("; %s\n"        /* 1: a long comment */
+			       "[a]\n"          /* 2 */
+			       "x = 1\n"        /* 3 */
+			       "long = %s\n"    /* 4 */
+			       "spaced :  %s  ; a comment after it\n" /* 5 */
+			       "%s = %s\n"      /* 6: a long key too */
+			       "y = 2\n",       /* 7 */
+			       value, value, value, key, value);
 	load(text);
 	ck_assert_no_diag();
-	ck_assert_entry("a", key, "v", 2);
-	vigil_conf_free(&conf);
+	ck_assert_entry("a", "x", "1", 3);
+	ck_assert_entry("a", "long", value, 4);
+	ck_assert_entry("a", "spaced", value, 5);
+	ck_assert_entry("a", key, value, 6);
+	ck_assert_entry("a", "y", "2", 7);
+	ck_assert_uint_eq(conf.sections[0].n, 5);
+	free(text);
 
-	/* One more is refused, not silently split into two lines. */
-	key[194] = 'k';
-	key[195] = '\0';
-	snprintf(text, sizeof(text), "[a]\nx = 1\n%s = v\ny = 2\n", key);
+	/* A key too long for inih even alone is refused, not split. */
+	vigil_conf_free(&conf);
+	vigil_diag_free(&diag);
+	text = vigil_xasprintf("[a]\n%s = v\ny = 2\n", value);
 	load(text);
 	ck_assert_uint_eq(diag.n, 1);
-	m = diag.msgs[0];
-	ck_assert_pstr_ne(strstr(m, "t.ini:3: line is longer than 198 "
-				    "characters"),
-			  NULL);
-	ck_assert_entry("a", "x", "1", 2);
-	ck_assert_entry("a", "y", "2", 4);
-	ck_assert_uint_eq(conf.sections[0].n, 2);
+	ck_assert_str_eq(diag.msgs[0], "t.ini:2: a key of 5000 characters; "
+				       "expected a short name");
+	ck_assert_entry("a", "y", "2", 3);
+	ck_assert_uint_eq(conf.sections[0].n, 1);
+	free(text);
+	free(value);
 }
 END_TEST
 
@@ -208,7 +223,7 @@ START_TEST(very_long_line)
 {
 	/* Longer than the reader's own buffer: the rest of the line is
 	 * skipped, and later lines keep their numbers. */
-	size_t n = 10000;
+	size_t n = 70000;
 	char *text = vigil_xmalloc(n + 64);
 	char *p = text;
 
@@ -218,9 +233,180 @@ START_TEST(very_long_line)
 	strcpy(p, "\nafter = 1\n");
 	load(text);
 	ck_assert_uint_eq(diag.n, 1);
-	ck_assert_diag(&diag, "t.ini:2: line is longer than", NULL, NULL);
+	ck_assert_diag(&diag, "t.ini:2: line is longer than 65535 characters",
+		       NULL, NULL);
 	ck_assert_entry("a", "after", "1", 3);
 	ck_assert_ptr_null(vigil_conf_entry(&conf.sections[0], "v"));
+	free(text);
+}
+END_TEST
+
+START_TEST(broken_headers_skip_their_keys)
+{
+	/* One message for a broken header; the keys under it are neither
+	 * filed under the section before nor each "outside any section". */
+	load("[a]\n"          /* 1 */
+	     "x = 1\n"        /* 2 */
+	     "[]\n"           /* 3 */
+	     "y = 2\n"        /* 4 */
+	     "[b ; c]\n"      /* 5 */
+	     "y = 3\n"        /* 6 */
+	     "[d\n"           /* 7 */
+	     "y = 4\n"        /* 8 */
+	     "[e]\n"          /* 9 */
+	     "z = 5\n");      /* 10 */
+	ck_assert_msg(diag.n == 3, "expected 3 diagnostics:%s",
+		      unit_diag_text(&diag));
+	ck_assert_str_eq(diag.msgs[0], "t.ini:3: section header '[]': "
+				       "expected [KIND.NAME], a name without "
+				       "'[', ';' or '#'");
+	ck_assert_diag(&diag, "t.ini:5: section header '[b ; c]'", NULL, NULL);
+	ck_assert_diag(&diag, "t.ini:7: section header '[d' has no closing",
+		       NULL, NULL);
+	ck_assert_uint_eq(conf.n, 2);
+	ck_assert_uint_eq(conf.sections[0].n, 1);
+	ck_assert_entry("e", "z", "5", 10);
+}
+END_TEST
+
+START_TEST(not_text)
+{
+	/* A control character or a byte that is not UTF-8 costs its line
+	 * (and the raw byte is never echoed). */
+	load("[a]\n"
+	     "x = \x1b[2J10s\n"
+	     "y = caf\xe9\n"
+	     "z = caf\xc3\xa9\n"
+	     "[b\x07]\n"
+	     "w = 1\n");
+	ck_assert_msg(diag.n == 3, "expected 3 diagnostics:%s",
+		      unit_diag_text(&diag));
+	ck_assert_str_eq(diag.msgs[0], "t.ini:2: control character 0x1b at "
+				       "column 5; remove it");
+	ck_assert_str_eq(diag.msgs[1], "t.ini:3: byte 0xe9 at column 8 is "
+				       "not UTF-8; save the file as UTF-8");
+	ck_assert_str_eq(diag.msgs[2], "t.ini:5: control character 0x07 at "
+				       "column 3; remove it");
+	ck_assert_entry("a", "z", "caf\xc3\xa9", 4);
+	ck_assert_uint_eq(conf.sections[0].n, 1);
+	ck_assert_uint_eq(conf.n, 1); /* w: under the broken header */
+
+	/* CR line endings: one line; said once, not read further. */
+	vigil_conf_free(&conf);
+	vigil_diag_free(&diag);
+	load("[a]\rx = 1\r[b]\ry = 2\r");
+	ck_assert_uint_eq(diag.n, 1);
+	ck_assert_str_eq(diag.msgs[0], "t.ini:1: carriage return at column 4, "
+				       "inside a line: the file has CR line "
+				       "endings? vigild reads LF or CRLF; "
+				       "stopped reading");
+	ck_assert_uint_eq(conf.n, 0);
+}
+END_TEST
+
+/* Writes len bytes to a temporary file; returns its path. */
+static char *write_bytes(const char *bytes, size_t len)
+{
+	char *path = vigil_xasprintf("%s/vigil-unit-XXXXXX.ini",
+				     getenv("TMPDIR") && *getenv("TMPDIR") ?
+					     getenv("TMPDIR") :
+					     "/tmp");
+	int fd = mkstemps(path, 4);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, bytes, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+START_TEST(nul_bytes_and_utf16)
+{
+	static const char nul[] = "[a]\nx = 10s\0; rm -rf /\ny = 2\n";
+	static const char utf16[] = "\xff\xfe[\0a\0]\0\n\0";
+	char *path = write_bytes(nul, sizeof(nul) - 1);
+	char *want = vigil_xasprintf("%s:2: NUL byte at column 8: not a text "
+				     "file; stopped reading", path);
+
+	ck_assert_int_eq(vigil_conf_load(path, &conf, &diag), 0);
+	ck_assert_uint_eq(diag.n, 1);
+	ck_assert_str_eq(diag.msgs[0], want);
+	/* Nothing of the line is taken, nor what follows. */
+	ck_assert_uint_eq(conf.sections[0].n, 0);
+	unlink(path);
+	free(path);
+	free(want);
+
+	vigil_conf_free(&conf);
+	vigil_diag_free(&diag);
+	path = write_bytes(utf16, sizeof(utf16) - 1);
+	want = vigil_xasprintf("%s:1: the file is UTF-16 text; save it as "
+			       "UTF-8", path);
+	ck_assert_int_eq(vigil_conf_load(path, &conf, &diag), 0);
+	ck_assert_uint_eq(diag.n, 1);
+	ck_assert_str_eq(diag.msgs[0], want);
+	ck_assert_uint_eq(conf.n, 0);
+	unlink(path);
+	free(path);
+	free(want);
+}
+END_TEST
+
+START_TEST(not_a_file)
+{
+	char dir[] = "/tmp/vigil-unit-XXXXXX", *fifo;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(vigil_conf_load(dir, &conf, &diag), -EINVAL);
+	ck_assert_uint_eq(diag.n, 1);
+	ck_assert_pstr_ne(strstr(diag.msgs[0], ": cannot read the "
+					       "configuration: it is a "
+					       "directory; expected the INI "
+					       "file"),
+			  NULL);
+
+	/* /dev/zero would be read for ever. */
+	vigil_conf_free(&conf);
+	vigil_diag_free(&diag);
+	ck_assert_int_eq(vigil_conf_load("/dev/zero", &conf, &diag), -EINVAL);
+	ck_assert_str_eq(diag.msgs[0], "/dev/zero: cannot read the "
+				       "configuration: not a regular file (a "
+				       "device or a socket); expected the INI "
+				       "file");
+
+	/* A FIFO nobody writes to: an empty file, at once. */
+	vigil_conf_free(&conf);
+	vigil_diag_free(&diag);
+	fifo = vigil_xasprintf("%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(vigil_conf_load(fifo, &conf, &diag), 0);
+	ck_assert_uint_eq(diag.n, 0);
+	ck_assert_uint_eq(conf.n, 0);
+	unlink(fifo);
+	free(fifo);
+	rmdir(dir);
+
+	vigil_conf_free(&conf);
+	vigil_diag_free(&diag);
+	ck_assert_int_eq(vigil_conf_load("", &conf, &diag), -EINVAL);
+	ck_assert_str_eq(diag.msgs[0], ": cannot read the configuration: the "
+				       "file name is empty");
+}
+END_TEST
+
+START_TEST(too_large)
+{
+	/* A file of more than 1 MiB is not a configuration: said once. */
+	size_t n = 1100 * 1024;
+	char *text = vigil_xmalloc(n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		text[i] = i % 64 == 63 ? '\n' : i % 64 == 0 ? ';' : 'c';
+	text[n] = '\0';
+	load(text);
+	ck_assert_uint_eq(diag.n, 1);
+	ck_assert_diag(&diag, "t.ini:16385: the file is larger than 1048576 "
+			      "bytes; stopped reading",
+		       NULL, NULL);
 	free(text);
 }
 END_TEST
@@ -436,6 +622,11 @@ static Suite *conf_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, long_line);
 	tcase_add_test(tc, very_long_line);
+	tcase_add_test(tc, broken_headers_skip_their_keys);
+	tcase_add_test(tc, not_text);
+	tcase_add_test(tc, nul_bytes_and_utf16);
+	tcase_add_test(tc, not_a_file);
+	tcase_add_test(tc, too_large);
 	tcase_add_test(tc, unclosed_section);
 	tcase_add_test(tc, garbage_line);
 	tcase_add_test(tc, missing_key);
