@@ -273,21 +273,34 @@ size_t vigil_daemon_check(struct vigil_daemon *d, struct vigil_diag *errors,
 	vigil_selfmon_attach(d);
 	for (size_t i = 0; i < d->n_all; i++) {
 		struct vigil_instance *inst = d->all[i];
-		int rc = inst->isolated ? vigil_worker_check(inst) :
-					  vigil_instance_start(inst, NULL, NULL);
+		char why[1024] = "";
+		int rc;
 
+		/* The error the plugin logs (its reason) goes into the one
+		 * FILE:LINE message below, not on a line of its own; the
+		 * core's "init failed" after it is no reason. */
+		if (inst->isolated) {
+			rc = vigil_worker_check(inst, why, sizeof(why));
+		} else {
+			vigil_log_tap(inst->section, why, sizeof(why));
+			rc = vigil_instance_start(inst, NULL, NULL);
+			vigil_log_tap(NULL, NULL, 0);
+		}
+		if (strncmp(why, "init failed: ", 13) == 0)
+			why[0] = '\0';
 		if (rc == VIGIL_EFATAL)
 			inst->fatal = 1;
 		if (rc == VIGIL_EFATAL)
 			vigil_diag_add(errors, "%s:%d: [%s] the %s plugin "
-				       "refused its configuration (see above)",
+				       "refused its configuration: %s",
 				       d->conf.path, inst->line, inst->section,
-				       inst->desc->name);
+				       inst->desc->name,
+				       *why ? why : "it gave no reason");
 		else if (rc < 0)
 			vigil_diag_add(warnings, "%s:%d: [%s] would not start "
 				       "on this machine now: %s",
 				       d->conf.path, inst->line, inst->section,
-				       strerror(-rc));
+				       *why ? why : strerror(-rc));
 		vigil_instance_stop(inst);
 	}
 	return errors->n - before;

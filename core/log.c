@@ -71,6 +71,23 @@ int vigil_log_parse_level(const char *s)
 	return -1;
 }
 
+static struct {
+	const char *prefix;
+	char *buf;
+	size_t size;
+	int got;
+} tap;
+
+void vigil_log_tap(const char *prefix, char *buf, size_t size)
+{
+	tap.prefix = buf && size ? prefix : NULL;
+	tap.buf = buf;
+	tap.size = size;
+	tap.got = 0;
+	if (tap.prefix)
+		buf[0] = '\0';
+}
+
 void vigil_logv(int level, const char *prefix, const char *fmt, va_list ap)
 {
 	char msg[2048];
@@ -91,6 +108,12 @@ void vigil_logv(int level, const char *prefix, const char *fmt, va_list ap)
 	for (char *p = msg; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+	if (tap.prefix && prefix && level <= VIGIL_LOG_ERR &&
+	    strcmp(prefix, tap.prefix) == 0) {
+		if (!tap.got++)
+			snprintf(tap.buf, tap.size, "%s", msg + strlen(prefix) + 3);
+		return;
+	}
 
 	if (log_target == VIGIL_LOG_TO_SYSLOG) {
 		syslog(level, "%s", msg);

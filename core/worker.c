@@ -1579,7 +1579,7 @@ void vigil_worker_free(struct vigil_worker *w)
 	w->n_in = w->cap_in = 0;
 }
 
-int vigil_worker_check(struct vigil_instance *inst)
+int vigil_worker_check(struct vigil_instance *inst, char *why, size_t size)
 {
 	int status = 0, fds[2], rc = -EIO;
 	pid_t pid;
@@ -1603,10 +1603,14 @@ int vigil_worker_check(struct vigil_instance *inst)
 			vigil_log(VIGIL_LOG_ERR, inst->section, "%s", err);
 			_exit(VIGIL_WORKER_EXIT_LOAD);
 		}
+		vigil_log_tap(inst->section, why, size);
 		rc = vigil_instance_start(inst, NULL, NULL);
 		vigil_instance_stop(inst);
-		/* init's own answer, errno and all, for the core's message. */
-		if (write(fds[1], &rc, sizeof(rc)) != (ssize_t)sizeof(rc))
+		vigil_log_tap(NULL, NULL, 0);
+		/* init's own answer, errno and all, and the error it logged,
+		 * for the core's message. */
+		if (write(fds[1], &rc, sizeof(rc)) != (ssize_t)sizeof(rc) ||
+		    write(fds[1], why, strlen(why)) < 0)
 			_exit(1);
 		_exit(0);
 	}
@@ -1616,15 +1620,19 @@ int vigil_worker_check(struct vigil_instance *inst)
 	status = kill_and_reap(pid);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
 	    read(fds[0], &rc, sizeof(rc)) == (ssize_t)sizeof(rc)) {
+		ssize_t k = size ? read(fds[0], why, size - 1) : -1;
+
+		if (k >= 0)
+			why[k] = '\0';
 		close(fds[0]);
 		return rc;
 	}
 	close(fds[0]);
 	{
-		char why[128];
-		exit_reason(NULL, status, why, sizeof(why));
+		char how[128];
+		exit_reason(NULL, status, how, sizeof(how));
 		vigil_log(VIGIL_LOG_ERR, inst->section, "init in a worker: %s",
-			  why);
+			  how);
 	}
 	return WIFEXITED(status) &&
 			       WEXITSTATUS(status) == VIGIL_WORKER_EXIT_LOAD ?

@@ -194,7 +194,7 @@ vigil_worker_main(struct vigil_instance *inst, int fd, pid_t core);
 
 /* --check-config for an isolated instance: init and fini in a child.
  * Returns 0, VIGIL_EFATAL, or another negative error. */
-int vigil_worker_check(struct vigil_instance *inst);
+int vigil_worker_check(struct vigil_instance *inst, char *why, size_t size);
 
 const char *vigil_worker_state_name(enum vigil_worker_state s);
 

@@ -6,7 +6,7 @@
  *     plugin = network
  *     interfaces = eth0 wlan0
  *     targets = 192.168.1.1:80 [fd00::1]:22 dns:example.com
- *     timeout = 2s
+ *     probe_timeout = 2s
  *
  * DESCRIPTION
  *     For each interface, reads /sys/class/net/IF/operstate and carrier. An
@@ -20,13 +20,19 @@
  *     `interfaces =` (empty) reports none. An interface listed explicitly
  *     that does not exist is reported down, with no carrier.
  *
- *     Each target is probed in turn, each within `timeout`:
+ *     Each target is probed in turn, each within `probe_timeout`:
  *       host:port      TCP connect to port of host (a name or an address;
  *                      IPv6 addresses in brackets), trying each address
  *                      the name resolves to until one answers
  *       dns:hostname   resolve hostname (getaddrinfo, so /etc/hosts too);
  *                      "dns:" always means this, never a host named dns
- *     A read therefore takes up to the number of targets times `timeout`.
+ *     A read therefore takes up to the number of targets times
+ *     `probe_timeout`, which must fit in the instance's `timeout` (the
+ *     deadline of a read, 10s by default; a worker is killed past it):
+ *     unset, probe_timeout is 2s or less, so that all targets fit in 90%
+ *     of timeout; set, a sum that does not fit is refused at start (a
+ *     network down, every target slow, would otherwise get the worker
+ *     killed for hanging instead of reporting the targets unreachable).
  *     latency_ms is the time the successful connect took, or the time the
  *     resolve took. Reachability changes are logged.
  *
@@ -34,7 +40,8 @@
  *     root        directory that stands for / (default "/")
  *     interfaces  space-separated interface names (default: all but lo)
  *     targets     space-separated host:port and dns:hostname (default none)
- *     timeout     per target, 10ms to 60s (default 2s)
+ *     probe_timeout  per target, 10ms to 60s (default 2s, or less, see
+ *                 above)
  *
  * METRICS
  *     network.up          ""    interface=IF; 1 or 0
@@ -112,12 +119,13 @@ static const struct vigil_option network_options[] = {
 		.help = "space-separated host:port (TCP connect) and dns:hostname (resolve) to probe",
 	},
 	{
-		.name = "timeout",
+		.name = "probe_timeout",
 		.type = VIGIL_OPT_DURATION,
-		.def = "2s",
+		.def = NULL,
 		.min = (double)(10 * VIGIL_MSEC),
 		.max = (double)(60 * VIGIL_SEC),
-		.help = "how long each target may take to answer",
+		.help = "how long each target may take to answer (default 2s, "
+			"or less so that all targets fit in the read's timeout)",
 	},
 	VIGIL_OPTIONS_END,
 };
@@ -671,6 +679,47 @@ static void network_fini(void *state)
 	free(st);
 }
 
+/* The shortest read deadline that leaves `total` to the probes. */
+static vigil_time_ns need_deadline(vigil_time_ns total)
+{
+	vigil_time_ns tenth = total * 10 / 9 + VIGIL_MSEC;
+
+	return tenth / 10 > 100 * VIGIL_MSEC ? tenth : total + 100 * VIGIL_MSEC;
+}
+
+/* Per-target timeout: probe_timeout, or 2s, or less so that every
+ * target fits in 90% of the instance's timeout (the read's deadline). */
+static int probe_budget(struct net_state *st, struct vigil_ctx *ctx)
+{
+	const struct vigil_host *h = st->host;
+	vigil_time_ns deadline = h->config_duration(ctx, "timeout",
+						    10 * VIGIL_SEC);
+	vigil_time_ns set = h->config_duration(ctx, "probe_timeout", 0);
+	vigil_time_ns spare = deadline / 10 > 100 * VIGIL_MSEC ?
+				      deadline / 10 :
+				      100 * VIGIL_MSEC;
+	vigil_time_ns budget = deadline > spare ? deadline - spare : 0;
+	vigil_time_ns n = (vigil_time_ns)st->n_targets;
+
+	st->timeout = set ? set : 2 * VIGIL_SEC;
+	if (!n || st->timeout * n <= budget)
+		return 0;
+	if (!set && budget / n >= 10 * VIGIL_MSEC) {
+		st->timeout = budget / n;
+		return 0;
+	}
+	h->log(ctx, VIGIL_LOG_ERR,
+	       "%zu target(s) of %lld ms each take up to %lld ms, more than "
+	       "this instance's timeout = %lld ms allows (a read past it is "
+	       "killed as hung): raise timeout to at least %lld ms%s",
+	       st->n_targets, (long long)(st->timeout / VIGIL_MSEC),
+	       (long long)(st->timeout * n / VIGIL_MSEC),
+	       (long long)(deadline / VIGIL_MSEC),
+	       (long long)(need_deadline(st->timeout * n) / VIGIL_MSEC),
+	       set ? ", or lower probe_timeout" : ", or list fewer targets");
+	return VIGIL_EFATAL;
+}
+
 static int network_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 			void **state)
 {
@@ -683,7 +732,6 @@ static int network_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 	if (!st)
 		return -ENOMEM;
 	st->host = host;
-	st->timeout = host->config_duration(ctx, "timeout", 2 * VIGIL_SEC);
 	st->net_dir = sensor_path(host, ctx, "sys/class/net");
 	if (!st->net_dir)
 		rc = -ENOMEM;
@@ -693,6 +741,8 @@ static int network_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 	}
 	if (rc == 0 && targets)
 		rc = parse_targets(st, ctx, targets);
+	if (rc == 0)
+		rc = probe_budget(st, ctx);
 	if (rc < 0) {
 		network_fini(st);
 		return rc;

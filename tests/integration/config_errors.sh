@@ -99,13 +99,28 @@ match = synthetic.value
 warning = 90
 critical = 80
 EOF
-check_config "$TEST_DIR/refused.ini" "$TEST_DIR/refused.out"
-cat "$TEST_DIR/refused.out"
-[ "$rc" -eq 78 ] || fail "--check-config with a refused plugin config exited $rc, expected 78"
-grep -Fq -- "$TEST_DIR/refused.ini:4: [rule.upside_down] the threshold plugin refused its configuration" \
-	"$TEST_DIR/refused.out" || fail "no FILE:LINE error for the refused rule"
-grep -Fq -- "warning = 90 is above critical = 80" "$TEST_DIR/refused.out" ||
-	fail "the threshold plugin did not say why"
+# refused_in_one_line NAME WANT: --check-config on $TEST_DIR/NAME.ini
+# exits 78 with WANT (FILE:LINE, the instance, the plugin's own reason),
+# and the instance appears on that line only.
+refused_in_one_line()
+{
+	local out=$TEST_DIR/$1.out want=$TEST_DIR/$1.ini:$2 sec=${2#*[}
+
+	check_config "$TEST_DIR/$1.ini" "$out"
+	cat "$out"
+	[ "$rc" -eq 78 ] || fail "$1: --check-config exited $rc, expected 78"
+	grep -Fq -- "$want" "$out" ||
+		fail "$1: no FILE:LINE error with the plugin's reason: '$want'"
+	[ "$(grep -cF "[${sec%%]*}]" "$out")" -eq 1 ] ||
+		fail "$1: the refusal took more than one line"
+}
+refused_in_one_line refused "4: [rule.upside_down] the threshold plugin refused its configuration: warning = 90 is above critical = 80"
+
+# The same from a worker (isolation = process): the network sensor's
+# targets that cannot fit in the read's deadline.
+printf '[sensor.net]\nplugin = network\ntargets = 192.0.2.1:80 192.0.2.2:80\nprobe_timeout = 6s\n' \
+	>"$TEST_DIR/net.ini"
+refused_in_one_line net "1: [sensor.net] the network plugin refused its configuration: 2 target(s) of 6000 ms each take up to 12000 ms, more than this instance's timeout = 10000 ms allows"
 
 # A good file.
 cat >"$TEST_DIR/good.ini" <<EOF

@@ -988,6 +988,32 @@ START_TEST(network_bad_options_are_fatal)
 }
 END_TEST
 
+START_TEST(network_probes_fit_the_deadline)
+{
+	/* Set, probe_timeout times the targets must fit in 90% of the
+	 * instance's timeout (10s by default): a network down would get the
+	 * worker killed as hung instead of the targets reported unreachable. */
+	start_fails("network", "targets = 127.0.0.1:1 127.0.0.1:2\n"
+			       "probe_timeout = 6s\n", 1);
+	ck_assert_int_eq(logged("error", "2 target(s) of 6000 ms each take up "
+					 "to 12000 ms, more than this "
+					 "instance's timeout = 10000 ms "
+					 "allows"),
+			 1);
+	ck_assert_int_eq(logged("error", "raise timeout to at least 13334 ms, "
+					 "or lower probe_timeout"),
+			 1);
+	start_ok("network", "targets = 127.0.0.1:1 127.0.0.1:2\n"
+			    "probe_timeout = 4s\n");
+	/* Unset, it is shortened to fit (2s would not, three times in 1s). */
+	start_ok("network", "timeout = 1s\n"
+			    "targets = 127.0.0.1:1 127.0.0.1:2 127.0.0.1:3\n");
+	/* Unless nothing is left of the timeout for a probe. */
+	start_fails("network", "timeout = 100ms\ntargets = 127.0.0.1:1\n", 1);
+	ck_assert_int_eq(logged("error", "or list fewer targets"), 1);
+}
+END_TEST
+
 /* A TCP socket on 127.0.0.1, on a port the kernel picks; listening or
  * not. Returns the fd; *port is set. */
 static int local_socket(int do_listen, unsigned *port)
@@ -1115,6 +1141,7 @@ static Suite *sensors_suite(void)
 	tcase_add_test(tc, network_discovered_come_and_go);
 	tcase_add_test(tc, network_listed);
 	tcase_add_test(tc, network_bad_options_are_fatal);
+	tcase_add_test(tc, network_probes_fit_the_deadline);
 	tcase_add_test(tc, network_tcp_reachable);
 	tcase_add_test(tc, network_tcp_refused);
 	return s;
