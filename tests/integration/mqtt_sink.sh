@@ -56,9 +56,11 @@ server = http://127.0.0.1:1883
 EOF
 check_config "$TEST_DIR/bad.ini" "$TEST_DIR/check.out"
 [ "$rc" -eq 78 ] || { cat "$TEST_DIR/check.out"; fail "--check-config exited $rc on bad mqtt options, expected 78"; }
-for want in '\[sink\.placeholder\] topic "vigil/\{hostname\}/\{nope\}": unknown placeholder \{nope\}; allowed: \{hostname\} \{instance\} \{type\} \{key\} \{severity\} \{event\}' \
-	"\\[sink\\.wildcard\\] metrics_topic \"vigil/\\+/\\{metric\\}\": '\\+' is a wildcard" \
-	'\[sink\.scheme\] server must be tcp://HOST:PORT'; do
+# One FILE:LINE line each, with the plugin's reason.
+R='the mqtt plugin refused its configuration:'
+for want in ':1: \[sink\.placeholder\] '"$R"' topic "vigil/\{hostname\}/\{nope\}": unknown placeholder \{nope\}; allowed: \{hostname\} \{instance\} \{type\} \{key\} \{severity\} \{event\}' \
+	":5: \\[sink\\.wildcard\\] $R metrics_topic \"vigil/\\+/\\{metric\\}\": '\\+' is a wildcard" \
+	':9: \[sink\.scheme\] '"$R"' server must be tcp://HOST:PORT'; do
 	grep -Eq "$want" "$TEST_DIR/check.out" ||
 		{ cat "$TEST_DIR/check.out"; fail "no message matching /$want/"; }
 done
