@@ -688,6 +688,15 @@ static int host_emit_reading(struct vigil_ctx *ctx,
 		return -EINVAL;
 	if (!inst || !r || !inst->emit || !inst->emit->reading)
 		return -EPERM;
+	if ((unsigned)r->quality > VIGIL_QUALITY_BAD) {
+		if (inst->errors++ == 0)
+			vigil_log(VIGIL_LOG_WARNING, inst->section,
+				  "reading %s refused: quality %d is not good "
+				  "(0), uncertain (1) or bad (2)",
+				  r->metric ? r->metric : "(null)",
+				  (int)r->quality);
+		return -EINVAL;
+	}
 	return inst->emit->reading(inst->emit_user, inst, r);
 }
 
@@ -695,12 +704,35 @@ static int host_emit_condition(struct vigil_ctx *ctx,
 			       const struct vigil_condition *c)
 {
 	struct vigil_instance *inst = emitter(ctx, "emit_condition");
+	struct vigil_condition cut;
+	char why[160], *message = NULL;
+	size_t n;
+	int rc;
 
 	if (!ctx)
 		return -EINVAL;
 	if (!inst || !c || !inst->emit || !inst->emit->condition)
 		return -EPERM;
-	return inst->emit->condition(inst->emit_user, inst, c);
+	/* The same checks inside vigild and in a worker (whose frames the
+	 * core would refuse, killing it). */
+	if (vigil_condition_bad(c, why, sizeof(why)) < 0) {
+		if (inst->errors++ == 0)
+			vigil_log(VIGIL_LOG_WARNING, inst->section,
+				  "condition refused: %s", why);
+		return -EINVAL;
+	}
+	if (c->message &&
+	    (n = vigil_condition_message_len(c->message)) < strlen(c->message)) {
+		cut = *c;
+		message = vigil_xmalloc(n + 4);
+		memcpy(message, c->message, n);
+		memcpy(message + n, "...", 4);
+		cut.message = message;
+		c = &cut;
+	}
+	rc = inst->emit->condition(inst->emit_user, inst, c);
+	free(message);
+	return rc;
 }
 
 /* The slot of `key`; NULL for an unknown key, a NULL key or ctx. */

@@ -423,6 +423,64 @@ int vigil_reading_names_bad(const char *metric, const struct vigil_label *l,
 	return 0;
 }
 
+int vigil_condition_bad(const struct vigil_condition *c, char *why,
+			size_t size)
+{
+	const struct vigil_label *l = c->labels;
+	size_t n = c->n_labels;
+
+	if ((unsigned)c->severity > VIGIL_SEV_CRITICAL) {
+		snprintf(why, size, "severity %d is not info, warning or "
+			 "critical", (int)c->severity);
+		return -EINVAL;
+	}
+	if (c->key && strlen(c->key) > VIGIL_COND_KEY_MAX) {
+		snprintf(why, size, "a key of %zu bytes (at most %d)",
+			 strlen(c->key), VIGIL_COND_KEY_MAX);
+		return -EINVAL;
+	}
+	if (c->type && (strlen(c->type) > VIGIL_COND_TYPE_MAX ||
+			!vigil_valid_metric(c->type))) {
+		snprintf(why, size, "type is not letters, digits and '_.:-' "
+			 "(at most %d)", VIGIL_COND_TYPE_MAX);
+		return -EINVAL;
+	}
+	if (!l && !n && c->reading) {
+		l = c->reading->labels;
+		n = c->reading->n_labels;
+	}
+	if (n > VIGIL_COND_LABELS_MAX || (n && !l)) {
+		snprintf(why, size, "%zu labels%s (at most %d)", n,
+			 l ? "" : " and no array", VIGIL_COND_LABELS_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!l[i].key || !vigil_valid_name(l[i].key)) {
+			snprintf(why, size, "label %zu has no valid name", i);
+			return -EINVAL;
+		}
+		if (l[i].value && strlen(l[i].value) > VIGIL_COND_VALUE_MAX) {
+			snprintf(why, size, "label %s has a value of %zu bytes "
+				 "(at most %d)", l[i].key, strlen(l[i].value),
+				 VIGIL_COND_VALUE_MAX);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+size_t vigil_condition_message_len(const char *message)
+{
+	size_t n = strlen(message);
+
+	if (n <= VIGIL_COND_MESSAGE_MAX)
+		return n;
+	n = VIGIL_COND_MESSAGE_MAX;
+	while (n && ((unsigned char)message[n] & 0xc0) == 0x80)
+		n--; /* not inside a UTF-8 sequence */
+	return n;
+}
+
 static void term_free(struct vigil_selector_term *t)
 {
 	free(t->metric);

@@ -78,4 +78,23 @@ int vigil_valid_metric(const char *s);
 int vigil_reading_names_bad(const char *metric, const struct vigil_label *l,
 			    size_t n, size_t *label);
 
+/* What a rule may emit, in both modes: a condition's key, type and labels
+ * within these bounds (a message longer than VIGIL_COND_MESSAGE_MAX is
+ * cut, see vigil_condition_message_len). A frame carries any condition
+ * that passes, far below VIGIL_FRAME_MAX. */
+#define VIGIL_COND_KEY_MAX 1024
+#define VIGIL_COND_TYPE_MAX 128
+#define VIGIL_COND_LABELS_MAX 64
+#define VIGIL_COND_VALUE_MAX 1024
+#define VIGIL_COND_MESSAGE_MAX 4096
+/* 0, or -EINVAL with what is wrong in `why`: a severity that is no
+ * severity, a key or type too long (a type is a metric-like name),
+ * labels (its own, else its reading's) that are NULL, too many, with a
+ * key that is no name or a value too long. */
+int vigil_condition_bad(const struct vigil_condition *c, char *why,
+			size_t size);
+/* How many bytes of `message` a condition keeps: all of it up to
+ * VIGIL_COND_MESSAGE_MAX, else less, cut before a UTF-8 sequence. */
+size_t vigil_condition_message_len(const char *message);
+
 #endif

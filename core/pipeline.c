@@ -328,13 +328,6 @@ static int on_condition(void *user, struct vigil_instance *inst,
 
 	if (inst->kind != VIGIL_KIND_RULE)
 		return -EPERM;
-	if (c->severity > VIGIL_SEV_CRITICAL) {
-		vigil_log(VIGIL_LOG_WARNING, inst->section,
-			  "condition refused: severity %d is not info, "
-			  "warning or critical",
-			  (int)c->severity);
-		return -EINVAL;
-	}
 	if (c->labels || c->n_labels)
 		vigil_labels_copy(&cond.labels, c->labels, c->n_labels);
 	else if (c->reading)

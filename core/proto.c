@@ -171,7 +171,8 @@ void vigil_wire_put_labels(struct vigil_wire *w, const struct vigil_label *l,
 	vigil_wire_put_u32(w, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
 		vigil_wire_put_str(w, l[i].key);
-		vigil_wire_put_str(w, l[i].value);
+		/* A NULL value is the empty one, as inside vigild. */
+		vigil_wire_put_str(w, l[i].value ? l[i].value : "");
 	}
 }
 

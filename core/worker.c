@@ -227,8 +227,6 @@ static int child_condition(void *user, struct vigil_instance *inst,
 
 	if (inst->kind != VIGIL_KIND_RULE)
 		return -EPERM;
-	if (cond->severity > VIGIL_SEV_CRITICAL)
-		return -EINVAL;
 	vigil_wire_begin(&w, VIGIL_MSG_CONDITION, 0);
 	vigil_wire_put_condition(&w, cond);
 	vigil_wire_end(&w);

@@ -291,13 +291,18 @@ struct vigil_host {
 	/* Sensors: hand over one reading (copied). Returns 0 when it was
 	 * queued (a full queue makes room by dropping its oldest reading,
 	 * counted and logged by the core), -EINVAL for a bad metric or label
-	 * name, -ENOSPC when the daemon's limit on distinct series is
-	 * reached (too many label values), -EPERM when called from a thread
+	 * name or a quality that is none, -ENOSPC when the daemon's limit on
+	 * distinct series is reached (too many label values), -EPERM when
+	 * called from a thread
 	 * other than the one running the instance's callback (emit only from
 	 * the callback, on its thread). */
 	int (*emit_reading)(struct vigil_ctx *ctx, const struct vigil_reading *r);
-	/* Rules: hand over one condition (copied); -EPERM from another
-	 * thread, as emit_reading. */
+	/* Rules: hand over one condition (copied). -EINVAL for a severity
+	 * that is none, a key over 1024 bytes, a type that is not letters,
+	 * digits and '_.:-' (at most 128), more than 64 labels, a label
+	 * without a valid name or with a value over 1024 bytes (a NULL value
+	 * is ""); a message over 4096 bytes is cut, with "...". -EPERM from
+	 * another thread, as emit_reading. */
 	int (*emit_condition)(struct vigil_ctx *ctx,
 			      const struct vigil_condition *c);
 

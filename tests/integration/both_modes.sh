@@ -5,33 +5,80 @@
 # fixture emits what careless plugins do: a NULL label value, labels in
 # another order, a NULL label key, an invalid metric name, a NULL metric,
 # a NULL unit, a new series per read, a reading with its own time and
-# quality. Each instance gets its own metric prefix.
+# quality, a quality that is none. Each instance gets its own metric
+# prefix. The odd_conditions rule, likewise in both modes, emits what
+# careless rules do: a NULL label key or value, a severity that is none,
+# a 1 MiB message, a 2000-byte key, 100 labels, a type with a '/'.
 . "${VIGIL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh" || exit 99
 require_python
 
-require_fixture odd_readings
+require_fixture odd_readings odd_conditions
 
 METRICS=$TEST_DIR/metrics.jsonl
+EVENTS=$TEST_DIR/events.jsonl
 
 both_modes_ini odd_readings "$METRICS" >"$TEST_DIR/vigil.ini"
+for mode in inside:none worker:process; do
+	printf '\n[rule.%s_r]\nplugin = odd_conditions\nisolation = %s\nmatch = %s.count\n' \
+	       "${mode%%:*}" "${mode#*:}" "${mode%%:*}"
+done >>"$TEST_DIR/vigil.ini"
+printf '\n[sink.events]\nplugin = file\npath = %s\nevents = yes\n' \
+       "$EVENTS" >>"$TEST_DIR/vigil.ini"
 
 start_vigild "$TEST_DIR/vigil.ini"
 
 reads()
 {
-	[ "$(grep -c "\[sensor\.$1\] rc " "$VIGILD_LOG")" -ge 5 ]
+	[ "$(grep -c "\[${2:-sensor}\.$1\] rc " "$VIGILD_LOG")" -ge 5 ]
 }
 wait_until 20 "5 reads inside vigild" reads inside
 wait_until 20 "5 reads in a worker" reads worker
+wait_until 20 "5 evals inside vigild" reads inside_r rule
+wait_until 20 "5 evals in a worker" reads worker_r rule
 stop_vigild
 
 for inst in inside worker; do
 	got=$(grep "\[sensor\.$inst\] rc " "$VIGILD_LOG" | sed 's/.* rc //' |
 	      sort -u)
-	[ "$got" = "0 0 -22 -22 -22 0 0" ] ||
+	[ "$got" = "0 0 -22 -22 -22 0 0 -22" ] ||
 		fail "[sensor.$inst]: emit_reading returned '$got'," \
-		     "expected '0 0 -22 -22 -22 0 0' at every read"
+		     "expected '0 0 -22 -22 -22 0 0 -22' at every read"
+	got=$(grep "\[rule\.${inst}_r\] rc " "$VIGILD_LOG" | sed 's/.* rc //' |
+	      sort -u)
+	[ "$got" = "-22 0 -22 0 -22 -22 -22" ] ||
+		fail "[rule.${inst}_r]: emit_condition returned '$got'," \
+		     "expected '-22 0 -22 0 -22 -22 -22' at every eval"
 done
+# Nothing the plugins emitted cost a worker its life.
+if grep -E "protocol error|malformed|exited with|killed" "$VIGILD_LOG"; then
+	fail "a worker died of what a plugin emitted"
+fi
+
+"$PYTHON" - "$EVENTS" <<'PY' || fail "the incidents differ between the two modes"
+import json, sys
+
+opened = {}
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("event") == "opened":
+        opened[e["key"]] = e
+errors = []
+for mode in ("inside", "worker"):
+    nv = opened.get(mode + "_r-nullvalue")
+    if not nv or nv["labels"] != {"k": ""}:
+        errors.append(f"{mode}: NULL label value: {nv}")
+    lg = opened.get(mode + "_r-long")
+    if not lg or len(lg["message"]) != 4096 + 3 or \
+            not lg["message"].endswith("m..."):
+        errors.append(f"{mode}: 1 MiB message: "
+                      f"{len(lg['message']) if lg else 'no incident'}")
+others = [k for k in opened if not k.endswith(("-nullvalue", "-long"))]
+if others:
+    errors.append(f"incidents for refused conditions: {others}")
+for e in errors:
+    print("  " + e)
+sys.exit(1 if errors else 0)
+PY
 
 "$PYTHON" - "$METRICS" <<'PY' || fail "the readings differ between the two modes"
 import json, sys
@@ -76,4 +123,4 @@ for e in errors:
 sys.exit(1 if errors else 0)
 PY
 
-pass "the same readings and return values inside vigild and in a worker"
+pass "the same readings, conditions and return values inside vigild and in a worker"
