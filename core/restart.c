@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "restart.h"
+#include "util.h"
 
 void vigil_restart_started(struct vigil_restart_state *st, vigil_time_ns now)
 {
@@ -52,8 +53,8 @@ vigil_restart_decide(const struct vigil_restart_policy *p,
 	st->streak++;
 
 	st->deaths[st->next] = now;
-	st->next = (st->next + 1) % VIGIL_RESTART_HISTORY;
-	if (st->n_deaths < VIGIL_RESTART_HISTORY)
+	st->next = (st->next + 1) % VIGIL_ARRAY_SIZE(st->deaths);
+	if (st->n_deaths < VIGIL_ARRAY_SIZE(st->deaths))
 		st->n_deaths++;
 
 	/* More than max_restarts deaths within the window: give up for a

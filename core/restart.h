@@ -26,7 +26,9 @@ struct vigil_restart_policy {
 };
 
 struct vigil_restart_state {
-	vigil_time_ns deaths[VIGIL_RESTART_HISTORY]; /* ring of death times */
+	/* Ring of death times: one more than the most restarts allowed, so
+	 * that the death past max_restarts = 64 is seen too. */
+	vigil_time_ns deaths[VIGIL_RESTART_HISTORY + 1];
 	unsigned n_deaths, next;
 	unsigned streak;        /* consecutive quick deaths: backoff exponent */
 	vigil_time_ns started;  /* when the current worker started */

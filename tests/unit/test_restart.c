@@ -89,21 +89,35 @@ START_TEST(healthy_run_resets_backoff)
 }
 END_TEST
 
+/* p->max_restarts deaths a second apart are restarted; the next one is
+ * FAILED. Returns the time of that death; *d is the delay given. */
+static vigil_time_ns fail_after_max(const struct vigil_restart_policy *p,
+				    struct vigil_restart_state *st,
+				    vigil_time_ns now, vigil_time_ns *d)
+{
+	for (unsigned i = 0; i < p->max_restarts; i++) {
+		vigil_restart_started(st, now);
+		now += 1 * MS;
+		ck_assert_msg(vigil_restart_decide(p, st, now, 0, d) ==
+				      VIGIL_RESTART_AFTER,
+			      "death %u of max_restarts = %u not restarted", i + 1,
+			      p->max_restarts);
+	}
+	vigil_restart_started(st, now);
+	now += 1 * MS;
+	ck_assert_msg(vigil_restart_decide(p, st, now, 0, d) ==
+			      VIGIL_RESTART_FAILED,
+		      "death %u of max_restarts = %u not FAILED",
+		      p->max_restarts + 1, p->max_restarts);
+	return now;
+}
+
 START_TEST(too_many_restarts_fail_then_start_over)
 {
 	struct vigil_restart_state st = {0};
-	vigil_time_ns now = 10 * S, d;
+	vigil_time_ns now, d;
 
-	for (unsigned i = 0; i < policy.max_restarts; i++) {
-		vigil_restart_started(&st, now);
-		now += 1 * S;
-		ck_assert_int_eq(vigil_restart_decide(&policy, &st, now, 0, &d),
-				 VIGIL_RESTART_AFTER);
-	}
-	vigil_restart_started(&st, now);
-	now += 1 * S;
-	ck_assert_int_eq(vigil_restart_decide(&policy, &st, now, 0, &d),
-			 VIGIL_RESTART_FAILED);
+	now = fail_after_max(&policy, &st, 10 * S, &d);
 	ck_assert_int_eq(d, policy.failed_retry);
 
 	/* After the cool-off the instance gets a whole budget again. */
@@ -113,6 +127,23 @@ START_TEST(too_many_restarts_fail_then_start_over)
 	ck_assert_int_eq(vigil_restart_decide(&policy, &st, now, 0, &d),
 			 VIGIL_RESTART_AFTER);
 	ck_assert_int_eq(d, 100 * MS);
+}
+END_TEST
+
+START_TEST(every_max_restarts_is_reached)
+{
+	/* Up to the largest value accepted (the history keeps one death
+	 * more: with 64 the 65th was never seen, and FAILED never came). */
+	unsigned maxes[] = {0, 1, 63, VIGIL_RESTART_HISTORY};
+
+	for (size_t i = 0; i < sizeof(maxes) / sizeof(maxes[0]); i++) {
+		struct vigil_restart_policy p = policy;
+		struct vigil_restart_state st = {0};
+		vigil_time_ns d;
+
+		p.max_restarts = maxes[i];
+		fail_after_max(&p, &st, 10 * S, &d);
+	}
 }
 END_TEST
 
@@ -138,6 +169,7 @@ int main(void)
 
 	tcase_add_test(tc, backoff_doubles_to_cap);
 	tcase_add_test(tc, jitter_stays_within_a_quarter);
+	tcase_add_test(tc, every_max_restarts_is_reached);
 	tcase_add_test(tc, quick_deaths_back_off_more);
 	tcase_add_test(tc, healthy_run_resets_backoff);
 	tcase_add_test(tc, too_many_restarts_fail_then_start_over);
