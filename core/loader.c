@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <limits.h>
 #include <link.h>
@@ -207,10 +208,21 @@ static int dlopen_checked(const char *real, void **handle_out,
 {
 	const ElfW(Sym) *sym = NULL;
 	char why[512];
+	struct stat st;
 	Dl_info info;
 	void *handle, *addr;
 	int rc;
 
+	/* dlopen() of a FIFO waits for a writer for ever, and of a device
+	 * reads it: only a regular file can be a shared object. */
+	if (stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+		ERR("%s: cannot load: not a regular file (%s); a plugin is a "
+		    "shared object built with -shared",
+		    real, S_ISFIFO(st.st_mode) ? "a FIFO" :
+			  S_ISDIR(st.st_mode)  ? "a directory" :
+						 "a device or a socket");
+		return -ELIBBAD;
+	}
 	dlerror();
 	handle = dlopen(real, RTLD_NOW | RTLD_LOCAL);
 	if (!handle) {

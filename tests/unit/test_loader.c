@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "loader.h"
@@ -138,6 +139,43 @@ START_TEST(dlopen_failure)
 	rmdir(dir);
 	free(real);
 	free(file);
+	free(dir);
+}
+END_TEST
+
+START_TEST(not_a_regular_file)
+{
+	/* dlopen() of a FIFO would wait for a writer for ever; a directory
+	 * named like a plugin is no plugin either. Both refused at once,
+	 * in-process (0) and probed for a worker (1). */
+	char *dir = unit_tmpdir();
+	char *fifo = vigil_xasprintf("%s/fifo.so", dir);
+	char *sub = vigil_xasprintf("%s/sub.so", dir);
+	struct vigil_loader l;
+	struct vigil_module *m = NULL;
+
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	vigil_loader_init(&l, dir);
+	for (int isolated = 0; isolated < 2; isolated++) {
+		ck_assert_int_eq((isolated ? vigil_loader_probe :
+					     vigil_loader_open)(&l, "fifo", 0, &m,
+								err,
+								sizeof(err)),
+				 -ELIBBAD);
+		ck_assert_msg(strstr(err, "fifo.so: cannot load: not a regular "
+					  "file (a FIFO)") != NULL,
+			      "%s", err);
+	}
+	ck_assert_int_lt(vigil_loader_open(&l, "sub", 0, &m, err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(l.n_mods, 0);
+	vigil_loader_free(&l);
+	unlink(fifo);
+	rmdir(sub);
+	rmdir(dir);
+	free(fifo);
+	free(sub);
 	free(dir);
 }
 END_TEST
@@ -553,6 +591,7 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, not_found_empty_path);
 	tcase_add_test(tc, not_found_by_path);
 	tcase_add_test(tc, dlopen_failure);
+	tcase_add_test(tc, not_a_regular_file);
 	tcase_add_test(tc, no_symbol);
 	tcase_add_test(tc, symbol_is_function);
 	tcase_add_test(tc, bad_magic);
