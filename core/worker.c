@@ -293,6 +293,9 @@ static int child_setup(struct vigil_instance *inst, int fd, pid_t core)
 			_exit(VIGIL_WORKER_EXIT_SOCKET);
 		close(fd);
 	}
+	/* Not for the programs a plugin runs: one that outlived the worker
+	 * would hold its socket, and a write of its would be a frame. */
+	fcntl(3, F_SETFD, FD_CLOEXEC);
 	close_range(4, ~0U, 0);
 #if !defined(__SANITIZE_ADDRESS__)
 	/* Bound the address space a little beyond the limit the core checks,
