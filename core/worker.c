@@ -1544,28 +1544,88 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 	}
 }
 
+/* Waits (polling, 1 ms) until every worker of ws that is still running
+ * (its bit in `left`, cleared as each exits) has exited, or `until`.
+ * Returns how many are left. */
+static size_t wait_all(struct vigil_worker **ws, size_t n,
+		       unsigned char *left, vigil_time_ns until)
+{
+	size_t k;
+
+	do {
+		int status;
+
+		k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (left[i] && peek_exit(ws[i]->pid, &status))
+				left[i] = 0;
+			k += left[i];
+		}
+		if (!k)
+			break;
+		usleep(1000);
+	} while (vigil_monotonic() < until);
+	return k;
+}
+
+void vigil_workers_stop(struct vigil_worker **ws, size_t n,
+			const struct vigil_worker_env *env,
+			vigil_time_ns grace)
+{
+	vigil_time_ns until = vigil_monotonic() + grace;
+	unsigned char *left = vigil_xcalloc(n ? n : 1, 1);
+
+	for (size_t i = 0; i < n; i++) {
+		struct vigil_worker *w = ws[i];
+
+		if (!w || w->pid <= 0)
+			continue;
+		left[i] = 1;
+		/* Not in the middle of a frame still being written. */
+		if ((w->state == VIGIL_WORKER_IDLE ||
+		     w->state == VIGIL_WORKER_BUSY) &&
+		    (!w->tx || w->tx_off == 0))
+			send_now(w, VIGIL_MSG_FINI);
+	}
+	/* A worker stuck in a call never reads FINI: SIGTERM halfway through
+	 * the grace, SIGKILL at its end. */
+	if (wait_all(ws, n, left, until - grace / 2)) {
+		for (size_t i = 0; i < n; i++) {
+			if (!left[i])
+				continue;
+			vigil_log(VIGIL_LOG_WARNING, ws[i]->inst->section,
+				  "worker %d did not finish within %lld ms of "
+				  "being asked to stop: SIGTERM",
+				  (int)ws[i]->pid,
+				  (long long)(grace / 2 / VIGIL_MSEC));
+			kill(-ws[i]->pid, SIGTERM);
+		}
+		if (wait_all(ws, n, left, until))
+			for (size_t i = 0; i < n; i++)
+				if (left[i])
+					vigil_log(VIGIL_LOG_WARNING,
+						  ws[i]->inst->section,
+						  "worker %d did not stop on "
+						  "SIGTERM: SIGKILL",
+						  (int)ws[i]->pid);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct vigil_worker *w = ws[i];
+
+		if (!w || w->pid <= 0)
+			continue;
+		kill_and_reap(w->pid);
+		detach(w, env);
+		w->state = VIGIL_WORKER_DOWN;
+		fail_calls(w, -ECONNRESET);
+	}
+	free(left);
+}
+
 void vigil_worker_stop(struct vigil_worker *w,
 		       const struct vigil_worker_env *env, vigil_time_ns grace)
 {
-	vigil_time_ns until = vigil_monotonic() + grace;
-	int status;
-
-	if (w->pid <= 0)
-		return;
-	/* Not in the middle of a frame still being written. */
-	if ((w->state == VIGIL_WORKER_IDLE || w->state == VIGIL_WORKER_BUSY) &&
-	    (!w->tx || w->tx_off == 0))
-		send_now(w, VIGIL_MSG_FINI);
-	/* A worker stuck in a call never reads FINI: SIGTERM halfway through
-	 * the grace, SIGKILL at its end. */
-	if (!wait_exit(w->pid, until - grace / 2, &status)) {
-		kill(-w->pid, SIGTERM);
-		wait_exit(w->pid, until, &status);
-	}
-	kill_and_reap(w->pid);
-	detach(w, env);
-	w->state = VIGIL_WORKER_DOWN;
-	fail_calls(w, -ECONNRESET);
+	vigil_workers_stop(&w, 1, env, grace);
 }
 
 void vigil_worker_free(struct vigil_worker *w)

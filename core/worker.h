@@ -184,6 +184,13 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
  * process group. */
 void vigil_worker_stop(struct vigil_worker *w,
 		       const struct vigil_worker_env *env, vigil_time_ns grace);
+/* The same for n workers at once (NULL entries skipped), all within one
+ * `grace`: FINI to each, SIGTERM halfway to those still there, SIGKILL
+ * at the end, each named in the log. Shutdown thus takes `grace` at most
+ * however many plugins hang in fini or ignore SIGTERM. */
+void vigil_workers_stop(struct vigil_worker **ws, size_t n,
+			const struct vigil_worker_env *env,
+			vigil_time_ns grace);
 void vigil_worker_free(struct vigil_worker *w);
 
 /* The worker process's side, in a new child of the core: sets itself up,
