@@ -384,6 +384,29 @@ static size_t apply_core_settings(struct vigil_instance *inst,
 		inst->restart_window = s->v.i;
 	if ((s = slot(inst, "failed_retry")))
 		inst->failed_retry = s->v.i;
+	if (inst->restart_delay > inst->restart_delay_max) {
+		const struct vigil_optslot *max = slot(inst, "restart_delay_max");
+
+		s = slot(inst, "restart_delay");
+		vigil_diag_add(d, "%s:%d: [%s] restart_delay = %s is longer "
+			       "than restart_delay_max = %s; expected "
+			       "restart_delay <= restart_delay_max",
+			       conf->path, s && s->line ? s->line : inst->line,
+			       inst->section, s ? s->value : "?",
+			       max ? max->value : "?");
+		errors++;
+	}
+	/* A worker holds some 100 kB of its own before its plugin does
+	 * anything: less than 1 MiB can only restart it for ever. */
+	if (inst->memory_limit && inst->memory_limit < (1u << 20) &&
+	    (s = slot(inst, "memory_limit"))) {
+		vigil_diag_add(d, "%s:%d: [%s] memory_limit = '%s': below 1M, "
+			       "which no worker fits in; expected 0 (no "
+			       "limit) or at least 1M",
+			       conf->path, s->line ? s->line : inst->line,
+			       inst->section, s->value);
+		errors++;
+	}
 	if ((s = slot(inst, "attempts")))
 		inst->remedy.attempts = (unsigned)s->v.i;
 	if ((s = slot(inst, "verify")))

@@ -905,6 +905,18 @@ static int peek_exit(pid_t pid, int *status)
 	return 1;
 }
 
+/* "32M", "40.2M", "512k": a size as memory_limit is written. */
+static const char *size_text(char *buf, size_t len, uint64_t v)
+{
+	if (v && v % (1u << 20) == 0)
+		snprintf(buf, len, "%lluM", (unsigned long long)(v >> 20));
+	else if (v >= (1u << 20))
+		snprintf(buf, len, "%.1fM", (double)v / (1u << 20));
+	else
+		snprintf(buf, len, "%lluk", (unsigned long long)((v + 1023) >> 10));
+	return buf;
+}
+
 /* Waits (polling, 1 ms) until `pid` has exited or `until` (monotonic) has
  * passed; 1 and its status if it exited. It is not reaped. */
 static int wait_exit(pid_t pid, vigil_time_ns until, int *status)
@@ -1503,10 +1515,12 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 						 MEM_CHECK_IDLE :
 						 MEM_CHECK_BUSY);
 		if (rss > inst->memory_limit) {
+			char a[32], b[32];
+
 			snprintf(why, sizeof(why),
-				 "exceeded memory_limit (%lluM > %lluM)",
-				 (unsigned long long)(rss >> 20),
-				 (unsigned long long)(inst->memory_limit >> 20));
+				 "exceeded memory_limit (%s > %s)",
+				 size_text(a, sizeof(a), rss),
+				 size_text(b, sizeof(b), inst->memory_limit));
 			worker_died(w, env, now, -ECONNRESET, why);
 		}
 	}

@@ -277,6 +277,31 @@ START_TEST(int_out_of_range)
 }
 END_TEST
 
+START_TEST(supervision_settings_that_cannot_work)
+{
+	/* A first restart delay past the longest, and a memory limit no
+	 * worker fits in (it restarted for ever): refused, not taken. */
+	ck_assert_uint_eq(load(SYN "restart_delay = 1h\n"
+				   "restart_delay_max = 1s\n"
+				   "memory_limit = 64k\n"),
+			  2);
+	expect_error(3, "[sensor.syn] restart_delay = 1h is longer than "
+			"restart_delay_max = 1s; expected restart_delay <= "
+			"restart_delay_max");
+	expect_error(5, "[sensor.syn] memory_limit = '64k': below 1M, which no "
+			"worker fits in; expected 0 (no limit) or at least 1M");
+}
+END_TEST
+
+START_TEST(supervision_settings_at_their_bounds)
+{
+	ck_assert_uint_eq(load(SYN "restart_delay = 1s\n"
+				   "restart_delay_max = 1s\n"
+				   "memory_limit = 1M\n"),
+			  0);
+}
+END_TEST
+
 START_TEST(bad_double)
 {
 	ck_assert_uint_eq(load(SYN "value = hot\n"
@@ -539,6 +564,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, bad_bool);
 	tcase_add_test(tc, bad_enum);
 	tcase_add_test(tc, int_out_of_range);
+	tcase_add_test(tc, supervision_settings_that_cannot_work);
+	tcase_add_test(tc, supervision_settings_at_their_bounds);
 	tcase_add_test(tc, bad_double);
 	tcase_add_test(tc, hash_comment_tip);
 	tcase_add_test(tc, missing_required_key);
