@@ -104,10 +104,14 @@ void vigil_logv(int level, const char *prefix, const char *fmt, va_list ap)
 		n = snprintf(msg, sizeof(msg), "[%s] ", prefix);
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	/* One event, one line: a newline inside a message would let a plugin
-	 * forge log lines. */
-	for (char *p = msg; *p; p++)
+	 * forge log lines, and an escape sequence would reach the terminal
+	 * of whoever reads the log. */
+	for (char *p = msg; *p; p++) {
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+		else if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			*p = '?';
+	}
 	if (tap.prefix && prefix && level <= VIGIL_LOG_ERR &&
 	    strcmp(prefix, tap.prefix) == 0) {
 		if (!tap.got++)

@@ -69,6 +69,11 @@ for inst in inside worker; do
 	n=$(grep -c "\[sensor\.$inst\] emit_reading from a thread the plugin started: refused" "$VIGILD_LOG")
 	[ "$n" = 1 ] || fail "[sensor.$inst]: $n lines about the refused thread, expected 1"
 done
+grep -q "an escape ?\[2J and a bell ?" "$VIGILD_LOG" ||
+	fail "the plugin's line with control characters is not in the log, '?' in their place"
+if LC_ALL=C grep -q "$(printf '\033')" "$VIGILD_LOG"; then
+	fail "an escape character from a plugin reached the log"
+fi
 # The worker was never restarted: refusing is not a fault.
 if grep -E "\[sensor\.worker\].*(killed|exited|restart|died|malformed)" "$VIGILD_LOG"; then
 	fail "[sensor.worker]'s worker died"
