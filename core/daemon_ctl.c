@@ -391,6 +391,7 @@ HANDLER(h_status)
 	vigil_json_ku64(out, "readings_dropped", st->readings_dropped);
 	vigil_json_ku64(out, "readings_refused", st->readings_refused);
 	vigil_json_ku64(out, "conditions", st->conditions);
+	vigil_json_ku64(out, "conditions_refused", st->conditions_refused);
 	vigil_json_ku64(out, "events", st->events);
 	vigil_json_ku64(out, "deliveries_failed", st->deliveries_failed);
 	vigil_json_ku64(out, "deliveries_lost", st->deliveries_lost);

@@ -54,6 +54,14 @@ enum {
  * events (queue_cap). */
 #define BURST_GRACE (10 * VIGIL_SEC)
 #define HISTORY_MAX 100
+/* The most incidents open at once: as many as series (a storm where every
+ * series fires), not more. A rule that makes a new key per reading would
+ * otherwise grow vigild without bound (476,000 incidents and 300 MB in
+ * 16 s); past it a new key's firing condition is refused, counted
+ * (vigil.conditions_refused) and said every 10 s. plugin_failed is always
+ * opened. */
+#define OPEN_MAX SERIES_LIMIT
+#define REFUSED_SAY (10 * VIGIL_SEC)
 #define OUTPUT_MAX 1024
 
 static vigil_time_ns pl_now(struct vigil_pipeline *pl)
@@ -713,6 +721,30 @@ static void confirm(struct vigil_pipeline *pl, const char *key)
 		}
 }
 
+/* Whether a condition would open an incident past OPEN_MAX; says so,
+ * every REFUSED_SAY at most. */
+static int over_open_max(struct vigil_pipeline *pl, const struct vigil_cond *c)
+{
+	vigil_time_ns now;
+
+	if (!c->firing || pl->incidents.n_open < OPEN_MAX ||
+	    (c->type && strcmp(c->type, "plugin_failed") == 0) ||
+	    vigil_incidents_find(&pl->incidents, c->key))
+		return 0;
+	pl->stats.conditions_refused++;
+	now = vigil_monotonic();
+	if (!pl->refused_said || now - pl->refused_said >= REFUSED_SAY) {
+		vigil_log(VIGIL_LOG_ERR, NULL,
+			  "incident %s (%s) not opened: %zu incidents are open, "
+			  "the most vigild keeps (a rule that makes a new key "
+			  "per reading?); %llu refused so far",
+			  c->key, c->type ? c->type : "", pl->incidents.n_open,
+			  (unsigned long long)pl->stats.conditions_refused);
+		pl->refused_said = now;
+	}
+	return 1;
+}
+
 static void drain_conditions(struct vigil_pipeline *pl)
 {
 	struct vigil_incident_emit emit = {push_incident_event, pl};
@@ -723,8 +755,9 @@ static void drain_conditions(struct vigil_pipeline *pl)
 			reserve_ids(pl);
 		if (pl->n_unconfirmed)
 			confirm(pl, pl->conds[i].key);
-		vigil_incidents_process(&pl->incidents, &pl->conds[i],
-					pl_now(pl), &emit);
+		if (!over_open_max(pl, &pl->conds[i]))
+			vigil_incidents_process(&pl->incidents, &pl->conds[i],
+						pl_now(pl), &emit);
 		vigil_cond_free(&pl->conds[i]);
 	}
 	pl->n_conds = 0;

@@ -35,6 +35,9 @@ struct vigil_pipeline_stats {
 	uint64_t readings_dropped; /* pushed out of a full ring */
 	uint64_t readings_refused; /* bad metric name, series limit */
 	uint64_t conditions;
+	/* firing conditions of a new key refused: VIGIL_OPEN_MAX incidents
+	 * were open */
+	uint64_t conditions_refused;
 	uint64_t events;
 	uint64_t deliveries_failed; /* attempts that failed */
 	uint64_t deliveries_lost;   /* given up: a sink's queue was full */
@@ -109,6 +112,7 @@ struct vigil_pipeline {
 	uint64_t *unconfirmed;
 	size_t n_unconfirmed;
 	vigil_time_ns confirm_by;
+	vigil_time_ns refused_said; /* monotonic: OPEN_MAX last said */
 
 	struct vigil_pipeline_stats stats;
 

@@ -128,6 +128,8 @@ static int self_read(void *state, struct vigil_ctx *ctx)
 	     (double)st->readings_dropped, NULL, 0);
 	emit(h, ctx, "vigil.readings_refused", "",
 	     (double)st->readings_refused, NULL, 0);
+	emit(h, ctx, "vigil.conditions_refused", "",
+	     (double)st->conditions_refused, NULL, 0);
 	emit(h, ctx, "vigil.series", "", (double)d->pl.series.count, NULL, 0);
 	emit(h, ctx, "vigil.incidents_open", "",
 	     (double)d->pl.incidents.n_open, NULL, 0);

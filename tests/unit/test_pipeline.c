@@ -837,6 +837,48 @@ static void push(struct vigil_pipeline *pl, const char *key, int firing,
 	ck_assert_ptr_null(c.key); /* taken */
 }
 
+START_TEST(open_incidents_are_bounded)
+{
+	/* A rule that makes a new key per reading cannot grow vigild
+	 * without bound: past as many open incidents as series, a new key's
+	 * firing condition is refused and counted; an open key still
+	 * changes, plugin_failed still opens, and a resolution makes room. */
+	const size_t max = 100000;
+	struct vigil_pipeline pl;
+	char key[32];
+
+	vigil_pipeline_init(&pl, 16, NULL, 0, NULL, 0, NULL, 0);
+	pl.clock = fake_clock;
+	for (size_t i = 0; i < max + 5; i++) {
+		snprintf(key, sizeof(key), "k%zu", i);
+		push(&pl, key, 1, VIGIL_SEV_WARNING);
+		if (pl.n_conds >= 4096)
+			vigil_pipeline_run(&pl);
+	}
+	vigil_pipeline_run(&pl);
+	ck_assert_uint_eq(pl.incidents.n_open, max);
+	ck_assert_uint_eq(pl.stats.conditions_refused, 5);
+	ck_assert_ptr_null(vigil_incidents_find(&pl.incidents, "k100000"));
+
+	push(&pl, "k7", 1, VIGIL_SEV_CRITICAL); /* open: escalates */
+	vigil_pipeline_plugin_failed(&pl, "sensor.x", "x", 1, "failed", 1);
+	vigil_pipeline_run(&pl);
+	ck_assert_int_eq(vigil_incidents_find(&pl.incidents, "k7")->severity,
+			 VIGIL_SEV_CRITICAL);
+	ck_assert_ptr_nonnull(vigil_incidents_find(
+		&pl.incidents, "plugin_failed{instance=sensor.x}"));
+	ck_assert_uint_eq(pl.stats.conditions_refused, 5);
+
+	push(&pl, "k1", 0, VIGIL_SEV_INFO);
+	push(&pl, "k2", 0, VIGIL_SEV_INFO);
+	push(&pl, "new", 1, VIGIL_SEV_WARNING);
+	vigil_pipeline_run(&pl);
+	ck_assert_ptr_nonnull(vigil_incidents_find(&pl.incidents, "new"));
+	ck_assert_uint_eq(pl.stats.conditions_refused, 5);
+	vigil_pipeline_free(&pl);
+}
+END_TEST
+
 START_TEST(pipeline_events_to_sinks)
 {
 	struct vigil_pipeline pl;
@@ -1568,6 +1610,7 @@ static Suite *pipeline_suite(void)
 	tc = tcase_create("delivery");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, pipeline_events_to_sinks);
+	tcase_add_test(tc, open_incidents_are_bounded);
 	tcase_add_test(tc, actions_selected_by_on_and_severity);
 	tcase_add_test(tc, remediation_attempts_verify_and_give_up);
 	tcase_add_test(tc, remediation_ends_on_resolution);
