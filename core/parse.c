@@ -141,6 +141,10 @@ int vigil_parse_size(const char *s, uint64_t *out, char *why, size_t whylen)
 	if (!isdigit((unsigned char)*s))
 		goto bad;
 	v = strtoull(s, &end, 10);
+	if (errno == ERANGE) {
+		WHY("size too large");
+		return -EINVAL;
+	}
 	if (errno)
 		goto bad;
 	switch (*end) {
@@ -196,6 +200,10 @@ int vigil_parse_int(const char *s, int64_t *out, char *why, size_t whylen)
 
 	errno = 0;
 	v = strtoll(s, &end, 10);
+	if (end != s && !*end && errno == ERANGE) {
+		WHY("too large a number");
+		return -EINVAL;
+	}
 	if (end == s || *end || errno) {
 		WHY("not a whole number");
 		return -EINVAL;
@@ -209,8 +217,19 @@ int vigil_parse_double(const char *s, double *out, char *why, size_t whylen)
 	char *end;
 	double v;
 
+	/* strtod also reads hexadecimal (0x10, 0x1p3), which nobody means
+	 * in a threshold. */
+	if (strpbrk(s, "xX")) {
+		WHY("not a number (hexadecimal is not taken: write it in "
+		    "decimal)");
+		return -EINVAL;
+	}
 	errno = 0;
 	v = strtod(s, &end);
+	if (end != s && !*end && errno == ERANGE && !isfinite(v)) {
+		WHY("too large a number");
+		return -EINVAL;
+	}
 	if (end == s || *end || errno || !isfinite(v)) {
 		WHY("not a number");
 		return -EINVAL;

@@ -209,7 +209,6 @@ START_TEST(size_bad)
 {
 	static const char *const bad[] = {
 		"", "k", "-1", "1.5M", "12X", "64KBB", "512iB", "1 k", "M10",
-		"99999999999999999999999",
 	};
 	char why[256];
 
@@ -242,6 +241,11 @@ START_TEST(size_overflow)
 					  sizeof(why)),
 			 0);
 	ck_assert_uint_eq(out, 17179869183ull << 30);
+	/* Too large even as a number. */
+	ck_assert_int_eq(vigil_parse_size("18446744073709551616", &out, why,
+					  sizeof(why)),
+			 -EINVAL);
+	ck_assert_str_eq(why, "size too large");
 }
 END_TEST
 
@@ -301,8 +305,8 @@ START_TEST(int_values)
 			 0);
 	ck_assert(v == INT64_MAX);
 
-	static const char *const bad[] = {"", "12abc", "1.5", "abc",
-					  "9223372036854775808", "0x"};
+	static const char *const bad[] = {"", "12abc", "1.5", "abc", "0x",
+					  "0x10"};
 	for (size_t i = 0; i < VIGIL_ARRAY_SIZE(bad); i++) {
 		why[0] = '\0';
 		ck_assert_msg(vigil_parse_int(bad[i], &v, why, sizeof(why)) ==
@@ -310,6 +314,15 @@ START_TEST(int_values)
 			      "'%s' accepted", bad[i]);
 		ck_assert_pstr_ne(strstr(why, "not a whole number"), NULL);
 	}
+	/* A number, only too large: said so, not "not a whole number". */
+	ck_assert_int_eq(vigil_parse_int("9223372036854775808", &v, why,
+					 sizeof(why)),
+			 -EINVAL);
+	ck_assert_str_eq(why, "too large a number");
+	ck_assert_int_eq(vigil_parse_int("-99999999999999999999", &v, why,
+					 sizeof(why)),
+			 -EINVAL);
+	ck_assert_str_eq(why, "too large a number");
 }
 END_TEST
 
@@ -326,8 +339,8 @@ START_TEST(double_values)
 	ck_assert_double_eq(d, 0);
 
 	static const char *const bad[] = {"nan",  "NaN",   "inf", "-inf",
-					  "infinity", "1e999", "",    "abc",
-					  "1.5x", "-nan"};
+					  "infinity", "",    "abc",
+					  "1.5x", "-nan", "0x10", "0x1p3"};
 	for (size_t i = 0; i < VIGIL_ARRAY_SIZE(bad); i++) {
 		why[0] = '\0';
 		ck_assert_msg(vigil_parse_double(bad[i], &d, why,
@@ -335,6 +348,12 @@ START_TEST(double_values)
 			      "'%s' accepted as %g", bad[i], d);
 		ck_assert_pstr_ne(strstr(why, "not a number"), NULL);
 	}
+	ck_assert_int_eq(vigil_parse_double("1e999", &d, why, sizeof(why)),
+			 -EINVAL);
+	ck_assert_str_eq(why, "too large a number");
+	ck_assert_int_eq(vigil_parse_double("0x10", &d, why, sizeof(why)),
+			 -EINVAL);
+	ck_assert_pstr_ne(strstr(why, "hexadecimal is not taken"), NULL);
 }
 END_TEST
 
