@@ -476,6 +476,29 @@ static void warn_worker_only(const struct vigil_instance *inst,
 	}
 }
 
+/* A value that parsed, but holds " #": a comment to whoever wrote it,
+ * part of the value to inih (only " ;" starts a comment after a value):
+ * `path = events.jsonl # main log` names a file "events.jsonl # main
+ * log". (A value that does not parse gets the same tip in its error.) */
+static void warn_hash_comment(const struct vigil_instance *inst,
+			      const struct vigil_conf *conf,
+			      struct vigil_diag *warnings)
+{
+	for (size_t i = 0; i < inst->n_opts; i++) {
+		const struct vigil_optslot *s = &inst->opts[i];
+		const char *h = s->value && s->line ? strstr(s->value, " #") :
+						      NULL;
+
+		if (h)
+			vigil_diag_add(warnings,
+				       "%s:%d: [%s] %s = '%s': '%s' is part of "
+				       "the value; a comment after a value "
+				       "starts with ' ;'",
+				       conf->path, s->line, inst->section,
+				       s->opt->name, s->value, h + 1);
+	}
+}
+
 struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 					  const struct vigil_conf_section *sec,
 					  struct vigil_loader *loader,
@@ -566,6 +589,7 @@ struct vigil_instance *vigil_instance_new(const struct vigil_conf *conf,
 		inst->isolated = 0;
 	if (!inst->isolated)
 		warn_worker_only(inst, conf, warnings);
+	warn_hash_comment(inst, conf, warnings);
 	if (nerr) {
 		vigil_instance_free(inst);
 		return NULL;

@@ -320,6 +320,21 @@ START_TEST(hash_comment_tip)
 }
 END_TEST
 
+START_TEST(hash_in_a_value_that_parses)
+{
+	/* A string takes " # ..." as part of itself: warned, with the line. */
+	ck_assert_uint_eq(load(SYN "metric = syn.value # the main one\n"
+				   "unit = C\n"),
+			  0);
+	ck_assert_uint_eq(warnings.n, 1);
+	ck_assert_diag(&warnings, ":3: [sensor.syn] metric = 'syn.value # the "
+				  "main one': '# the main one' is part of the "
+				  "value; a comment after a value starts with "
+				  "' ;'",
+		       NULL, NULL);
+}
+END_TEST
+
 START_TEST(missing_required_key)
 {
 	ck_assert_uint_eq(load(SYN "\n"
@@ -568,6 +583,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, supervision_settings_at_their_bounds);
 	tcase_add_test(tc, bad_double);
 	tcase_add_test(tc, hash_comment_tip);
+	tcase_add_test(tc, hash_in_a_value_that_parses);
 	tcase_add_test(tc, missing_required_key);
 	tcase_add_test(tc, bad_selector);
 	suite_add_tcase(s, tc);
