@@ -262,10 +262,60 @@ size_t vigil_daemon_load(struct vigil_daemon *d,
 	return errors->n - before;
 }
 
+/* "FILE:LINE: [daemon] KEY = 'V'" or "-s 'V'": where a path was set. */
+static void where_set(struct vigil_buf *b, const struct vigil_daemon *d,
+		      const char *key, const char *flag, const char *given,
+		      const char *path)
+{
+	const struct vigil_optslot *s =
+		vigil_optslot_find(d->dopts, d->n_dopts, key);
+
+	if (given)
+		vigil_buf_printf(b, "%s '%s'", flag, path);
+	else if (s && s->line)
+		vigil_buf_printf(b, "%s:%d: [daemon] %s = '%s'", d->conf.path,
+				 s->line, key, path);
+	else
+		vigil_buf_printf(b, "%s (default) '%s'", key, path);
+}
+
+/* What running would find wrong with state_dir and control_socket: said
+ * now, with where they were set, not at start without it. */
+static void check_paths(struct vigil_daemon *d, struct vigil_diag *errors,
+			struct vigil_diag *warnings)
+{
+	struct vigil_buf at = {0};
+	struct stat st;
+
+	where_set(&at, d, "state_dir", "-s", d->opts.state_dir, d->state_dir);
+	if (stat(d->state_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		vigil_diag_add(errors, "%s: not a directory; expected the "
+			       "directory of vigild's journal", at.data);
+	else if (stat(d->state_dir, &st) == 0 &&
+		 access(d->state_dir, W_OK | X_OK) < 0)
+		vigil_diag_add(warnings, "%s: not writable by this user (uid "
+			       "%u): vigild would run without its journal",
+			       at.data, (unsigned)geteuid());
+	vigil_buf_free(&at);
+
+	where_set(&at, d, "control_socket", "-S", d->opts.control_socket,
+		  d->control_path);
+	if (lstat(d->control_path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		vigil_diag_add(d->control_explicit ? errors : warnings,
+			       "%s: exists and is not a socket; vigild would "
+			       "not replace it%s",
+			       at.data, d->control_explicit ?
+					" and would not start" :
+					" (vigilctl would not reach it)");
+	vigil_buf_free(&at);
+}
+
 size_t vigil_daemon_check(struct vigil_daemon *d, struct vigil_diag *errors,
 			  struct vigil_diag *warnings)
 {
 	size_t before = errors->n;
+
+	check_paths(d, errors, warnings);
 
 	/* Plugins resolve relative paths against it (the file sink's
 	 * events.jsonl): the one -s or [daemon] names, as when running. */

@@ -203,6 +203,21 @@ for what in "$TEST_DIR" /dev/zero; do
 		"$TEST_DIR/notfile.out" || fail "-c $what: $(cat "$TEST_DIR/notfile.out")"
 done
 
+# What running would find wrong with state_dir and control_socket is said
+# by --check-config, with where each was set (it passed, and vigild then
+# ran without its journal, or exited 1 with no FILE:LINE).
+: >"$TEST_DIR/a-file"
+mkdir -p "$TEST_DIR/a-dir"
+printf '[daemon]\nstate_dir = %s\ncontrol_socket = %s\n\n[sensor.syn]\nplugin = synthetic\n' \
+	"$TEST_DIR/a-file" "$TEST_DIR/a-dir" >"$TEST_DIR/paths.ini"
+check_config "$TEST_DIR/paths.ini" "$TEST_DIR/paths.out"
+cat "$TEST_DIR/paths.out"
+[ "$rc" -eq 78 ] || fail "--check-config with a file as state_dir exited $rc, expected 78"
+grep -Fq -- "$TEST_DIR/paths.ini:2: [daemon] state_dir = '$TEST_DIR/a-file': not a directory" \
+	"$TEST_DIR/paths.out" || fail "no FILE:LINE error for a state_dir that is a file"
+grep -Fq -- "$TEST_DIR/paths.ini:3: [daemon] control_socket = '$TEST_DIR/a-dir': exists and is not a socket" \
+	"$TEST_DIR/paths.out" || fail "no FILE:LINE error for a control_socket that is a directory"
+
 # A value longer than inih's 200-byte line (a webhook URL with a token,
 # many network targets) is read whole, an inline comment after it cut.
 long=$(printf 'x%.0s' $(seq 250))
