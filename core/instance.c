@@ -440,7 +440,9 @@ static size_t apply_core_settings(struct vigil_instance *inst,
 	if (s && inst->kind != VIGIL_KIND_SENSOR) {
 		struct vigil_selector *sel =
 			inst->kind == VIGIL_KIND_ACTION ? &inst->on : &inst->match;
-		if (vigil_selector_parse(s->value, sel, why, sizeof(why)) < 0) {
+		if (vigil_selector_parse(s->value, sel, why, sizeof(why)) < 0 ||
+		    (sel == &inst->match &&
+		     vigil_selector_check_metrics(sel, why, sizeof(why)) < 0)) {
 			vigil_diag_add(d, "%s:%d: [%s] %s = '%s': %s", conf->path,
 				       s->line ? s->line : inst->line,
 				       inst->section, s->opt->name, s->value, why);

@@ -529,6 +529,35 @@ static char *trimmed_dup(const char *p, size_t n)
 }
 
 /* Parses one term at *pp, advancing past it. */
+/* The label just added to t: a name a reading's label can have, not
+ * twice, and no '=' in its value (a ',' forgotten between two labels). */
+static int label_bad(const struct vigil_selector_term *t, char *why,
+		     size_t whylen)
+{
+	const struct vigil_label *l = &t->labels[t->n_labels - 1];
+
+	if (!*l->key) {
+		WHY("empty label name in selector");
+		return -EINVAL;
+	}
+	if (!vigil_valid_name(l->key)) {
+		WHY("label name '%s' cannot match: label names are letters, "
+		    "digits, '_' and '-'", l->key);
+		return -EINVAL;
+	}
+	if (strchr(l->value, '=')) {
+		WHY("label %s = '%s': '=' inside a value (a ',' missing "
+		    "between two labels?)", l->key, l->value);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i + 1 < t->n_labels; i++)
+		if (strcmp(t->labels[i].key, l->key) == 0) {
+			WHY("label %s twice in one selector", l->key);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 static int term_parse(const char **pp, struct vigil_selector_term *t,
 		      char *why, size_t whylen)
 {
@@ -571,10 +600,8 @@ static int term_parse(const char **pp, struct vigil_selector_term *t,
 			t->labels[t->n_labels].value =
 				trimmed_dup(eq + 1, (size_t)(end - eq - 1));
 			t->n_labels++;
-			if (!*t->labels[t->n_labels - 1].key) {
-				WHY("empty label name in selector");
+			if (label_bad(t, why, whylen) < 0)
 				return -EINVAL;
-			}
 			p = *end == ',' ? end + 1 : end;
 		}
 	}
@@ -611,6 +638,23 @@ int vigil_selector_parse(const char *s, struct vigil_selector *sel, char *why,
 		WHY("empty selector (expected a metric name or glob, e.g. "
 		    "cpu.usage_percent or disk.*)");
 		return -EINVAL;
+	}
+	return 0;
+}
+
+int vigil_selector_check_metrics(const struct vigil_selector *sel, char *why,
+				 size_t whylen)
+{
+	for (size_t i = 0; i < sel->n_terms; i++) {
+		const char *m = sel->terms[i].metric;
+
+		if (strspn(m, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			      "0123456789_.:-*?[]!^") != strlen(m)) {
+			WHY("'%s' cannot match a metric: metric names are "
+			    "letters, digits and '_.:-' (globs add * ? [...])",
+			    m);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

@@ -58,6 +58,11 @@ struct vigil_selector {
 
 int vigil_selector_parse(const char *s, struct vigil_selector *sel, char *why,
 			 size_t whylen);
+/* Whether every term of sel can match a metric name (letters, digits,
+ * '_.:-' and glob characters): for selectors of readings, not of incident
+ * keys, which a rule may spell as it likes. 0, or -EINVAL with why. */
+int vigil_selector_check_metrics(const struct vigil_selector *sel, char *why,
+				 size_t whylen);
 int vigil_selector_match(const struct vigil_selector *sel, const char *metric,
 			 const struct vigil_label *labels, size_t n_labels);
 /* Whether `sel` (an action's `on`, a sink's `match`) selects an incident:

@@ -366,6 +366,29 @@ START_TEST(bad_selector)
 }
 END_TEST
 
+START_TEST(selector_that_cannot_match_a_metric)
+{
+	/* Quotes, '/', '$': no metric has them; an incident key may, so an
+	 * action's `on` is not held to it. */
+	ck_assert_uint_eq(load("[rule.hot]\n"
+			       "plugin = threshold\n"
+			       "critical = 90\n"
+			       "match = \"cpu.usage_percent\"\n"
+			       "[sink.s]\n"
+			       "plugin = log\n"
+			       "metrics_match = cpu/usage$percent\n"
+			       "[action.a]\n"
+			       "plugin = exec\n"
+			       "command = true\n"
+			       "on = my/key*\n"),
+			  2);
+	expect_error(4, "[rule.hot] match = '\"cpu.usage_percent\"': "
+			"'\"cpu.usage_percent\"' cannot match a metric");
+	expect_error(7, "[sink.s] metrics_match = 'cpu/usage$percent': "
+			"'cpu/usage$percent' cannot match a metric");
+}
+END_TEST
+
 /* -------------------------------------------------------------- plugins */
 
 START_TEST(plugin_not_found)
@@ -586,6 +609,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, hash_in_a_value_that_parses);
 	tcase_add_test(tc, missing_required_key);
 	tcase_add_test(tc, bad_selector);
+	tcase_add_test(tc, selector_that_cannot_match_a_metric);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("plugins");

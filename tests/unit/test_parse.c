@@ -593,6 +593,11 @@ START_TEST(selector_errors)
 		 * nothing, leaving "net.*" to match every label value. */
 		{"net.* {iface=eth0}", "before '{'"},
 		{"{mount=/}", "before '{'"},
+		/* Labels a reading can never have. */
+		{"a{b c=d}", "label name 'b c' cannot match"},
+		{"a{b/x=d}", "label name 'b/x' cannot match"},
+		{"a{b=c d=e}", "'=' inside a value (a ',' missing"},
+		{"a{b=c,b=d}", "label b twice"},
 	};
 
 	for (size_t i = 0; i < VIGIL_ARRAY_SIZE(bad); i++) {
