@@ -737,6 +737,14 @@ static int host_emit_reading(struct vigil_ctx *ctx,
 		return -EINVAL;
 	if (!inst || !r || !inst->emit || !inst->emit->reading)
 		return -EPERM;
+	if (r->n_labels > VIGIL_READING_LABELS_MAX) {
+		if (inst->errors++ == 0)
+			vigil_log(VIGIL_LOG_WARNING, inst->section,
+				  "reading %s refused: %zu labels, at most %d",
+				  r->metric ? r->metric : "(null)", r->n_labels,
+				  VIGIL_READING_LABELS_MAX);
+		return -EINVAL;
+	}
 	if ((unsigned)r->quality > VIGIL_QUALITY_BAD) {
 		if (inst->errors++ == 0)
 			vigil_log(VIGIL_LOG_WARNING, inst->section,

@@ -438,6 +438,13 @@ int vigil_reading_names_bad(const char *metric, const struct vigil_label *l,
 			*label = i;
 			return 1;
 		}
+		/* Twice the same key: {"a":"1","a":"2"} in every JSON sink.
+		 * (Once per new series, and few labels: quadratic is fine.) */
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(l[j].key, l[i].key) == 0) {
+				*label = i;
+				return 1;
+			}
 	}
 	return 0;
 }

@@ -78,10 +78,13 @@ void vigil_selector_free(struct vigil_selector *sel);
 int vigil_valid_name(const char *s);
 int vigil_valid_metric(const char *s);
 /* Whether vigild refuses a reading for its names: 0 when the metric and
- * every label key are good, -1 for the metric, 1 for a label key (its
- * index in *label). One rule for the core and for a sensor's worker. */
+ * every label key are good, -1 for the metric, 1 for a label key that is
+ * no name or repeats an earlier one (its index in *label). One rule for
+ * the core and for a sensor's worker. */
 int vigil_reading_names_bad(const char *metric, const struct vigil_label *l,
 			    size_t n, size_t *label);
+/* The most labels a reading may have (a frame carries no more). */
+#define VIGIL_READING_LABELS_MAX 256
 
 /* What a rule may emit, in both modes: a condition's key, type and labels
  * within these bounds (a message longer than VIGIL_COND_MESSAGE_MAX is

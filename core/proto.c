@@ -8,13 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
 #include "proto.h"
 
 #define WHY(...) (why ? (void)snprintf(why, whylen, __VA_ARGS__) : (void)0)
 
 /* Labels, strings and action records in one payload: bounds on counts so a
  * garbage count cannot make the reader allocate without limit. */
-#define MAX_LABELS 256
+#define MAX_LABELS VIGIL_READING_LABELS_MAX
 #define MAX_ACTIONS 1024
 #define ABSENT 0xffffffffu
 

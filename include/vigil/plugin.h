@@ -291,7 +291,8 @@ struct vigil_host {
 	/* Sensors: hand over one reading (copied). Returns 0 when it was
 	 * queued (a full queue makes room by dropping its oldest reading,
 	 * counted and logged by the core), -EINVAL for a bad metric or label
-	 * name or a quality that is none, -ENOSPC when the daemon's limit on
+	 * name, a label key twice, more than 256 labels or a quality that is
+	 * none, -ENOSPC when the daemon's limit on
 	 * distinct series is reached (too many label values), -EPERM when
 	 * called from a thread
 	 * other than the one running the instance's callback (emit only from

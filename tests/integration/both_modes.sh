@@ -5,10 +5,11 @@
 # fixture emits what careless plugins do: a NULL label value, labels in
 # another order, a NULL label key, an invalid metric name, a NULL metric,
 # a NULL unit, a new series per read, a reading with its own time and
-# quality, a quality that is none. Each instance gets its own metric
-# prefix. The odd_conditions rule, likewise in both modes, emits what
-# careless rules do: a NULL label key or value, a severity that is none,
-# a 1 MiB message, a 2000-byte key, 100 labels, a type with a '/'.
+# quality, a quality that is none, a label key twice, 300 labels. Each
+# instance gets its own metric prefix. The odd_conditions rule, likewise
+# in both modes, emits what careless rules do: a NULL label key or value,
+# a severity that is none, a 1 MiB message, a 2000-byte key, 100 labels,
+# a type with a '/'.
 . "${VIGIL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh" || exit 99
 require_python
 
@@ -40,9 +41,9 @@ stop_vigild
 for inst in inside worker; do
 	got=$(grep "\[sensor\.$inst\] rc " "$VIGILD_LOG" | sed 's/.* rc //' |
 	      sort -u)
-	[ "$got" = "0 0 -22 -22 -22 0 0 -22" ] ||
+	[ "$got" = "0 0 -22 -22 -22 0 0 -22 -22 -22" ] ||
 		fail "[sensor.$inst]: emit_reading returned '$got'," \
-		     "expected '0 0 -22 -22 -22 0 0 -22' at every read"
+		     "expected '0 0 -22 -22 -22 0 0 -22 -22 -22' at every read"
 	got=$(grep "\[rule\.${inst}_r\] rc " "$VIGILD_LOG" | sed 's/.* rc //' |
 	      sort -u)
 	[ "$got" = "-22 0 -22 0 -22 -22 -22" ] ||
