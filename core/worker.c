@@ -1561,8 +1561,21 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 /* Waits (polling, 1 ms) until every worker of ws that is still running
  * (its bit in `left`, cleared as each exits) has exited, or `until`.
  * Returns how many are left. */
+/* A worker asked to stop that ended by itself, but not well (a crash in
+ * fini): said, as its other deaths are. */
+static void said_if_crashed(struct vigil_worker *w, int status)
+{
+	char why[192];
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+	exit_reason(w, status, why, sizeof(why));
+	vigil_log(VIGIL_LOG_WARNING, w->inst->section,
+		  "worker %d died while stopping: %s", (int)w->pid, why);
+}
+
 static size_t wait_all(struct vigil_worker **ws, size_t n,
-		       unsigned char *left, vigil_time_ns until)
+		       unsigned char *left, vigil_time_ns until, int say)
 {
 	size_t k;
 
@@ -1571,8 +1584,11 @@ static size_t wait_all(struct vigil_worker **ws, size_t n,
 
 		k = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (left[i] && peek_exit(ws[i]->pid, &status))
+			if (left[i] && peek_exit(ws[i]->pid, &status)) {
 				left[i] = 0;
+				if (say)
+					said_if_crashed(ws[i], status);
+			}
 			k += left[i];
 		}
 		if (!k)
@@ -1603,7 +1619,7 @@ void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 	}
 	/* A worker stuck in a call never reads FINI: SIGTERM halfway through
 	 * the grace, SIGKILL at its end. */
-	if (wait_all(ws, n, left, until - grace / 2)) {
+	if (wait_all(ws, n, left, until - grace / 2, 1)) {
 		for (size_t i = 0; i < n; i++) {
 			if (!left[i])
 				continue;
@@ -1614,7 +1630,7 @@ void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 				  (long long)(grace / 2 / VIGIL_MSEC));
 			kill(-ws[i]->pid, SIGTERM);
 		}
-		if (wait_all(ws, n, left, until))
+		if (wait_all(ws, n, left, until, 0))
 			for (size_t i = 0; i < n; i++)
 				if (left[i])
 					vigil_log(VIGIL_LOG_WARNING,
