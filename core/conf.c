@@ -77,7 +77,7 @@ struct reader {
 	int stop;       /* not text: the rest is not read */
 	int read_errno; /* a read failed */
 	size_t bytes;   /* read so far */
-	char *buf;      /* LINE_MAX_LEN + 1 */
+	char *buf;      /* LINE_MAX_LEN + 2 */
 	char *pending;  /* the value behind LONG_VALUE */
 };
 
@@ -113,15 +113,7 @@ static int read_line(struct reader *r, size_t *len)
 	int c, too_long = 0, any = 0;
 
 	for (;;) {
-		if (r->bytes >= CONF_MAX_BYTES) {
-			vigil_diag_add(r->diag,
-				       "%s:%d: the file is larger than %d "
-				       "bytes; stopped reading (is it the "
-				       "configuration?)",
-				       r->name, r->line + 1, CONF_MAX_BYTES);
-			r->stop = 1;
-			c = EOF;
-		} else if (r->f) {
+		if (r->f) {
 			c = getc(r->f);
 			if (c == EOF && ferror(r->f))
 				r->read_errno = errno ? errno : EIO;
@@ -132,11 +124,20 @@ static int read_line(struct reader *r, size_t *len)
 		}
 		if (c == EOF)
 			break;
-		r->bytes++;
+		if (r->bytes++ == CONF_MAX_BYTES) {
+			vigil_diag_add(r->diag,
+				       "%s:%d: the file is larger than %d "
+				       "bytes; stopped reading (is it the "
+				       "configuration?)",
+				       r->name, r->line + 1, CONF_MAX_BYTES);
+			r->stop = 1;
+			return 0;
+		}
 		any = 1;
 		if (c == '\n')
 			break;
-		if (n < LINE_MAX_LEN)
+		/* One more than the longest line: its CR, if CRLF. */
+		if (n < LINE_MAX_LEN + 1)
 			r->buf[n++] = (char)c;
 		else
 			too_long = 1;
@@ -147,7 +148,7 @@ static int read_line(struct reader *r, size_t *len)
 	if (n && r->buf[n - 1] == '\r')
 		r->buf[--n] = '\0';
 	*len = n;
-	return too_long ? 2 : 1;
+	return too_long || n > LINE_MAX_LEN ? 2 : 1;
 }
 
 /* Whether the line is text vigild can read: UTF-8, no NUL, no control
@@ -264,6 +265,20 @@ static const char *check_header(struct reader *r, char *p)
 	return p;
 }
 
+/* Where inih's find_chars_or_comment stops in s: at one of `chars`, or at
+ * an inline comment (';' after a blank). */
+static const char *until(const char *s, const char *chars)
+{
+	int was_space = 0;
+
+	while (*s && !(chars && strchr(chars, *s)) &&
+	       !(was_space && *s == ';')) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
 /* Checks the syntax of a line inih is about to see, notes section headers,
  * and returns the line with leading blanks stripped. */
 static const char *check_line(struct reader *r, char *line)
@@ -280,7 +295,9 @@ static const char *check_line(struct reader *r, char *line)
 		return p;
 	if (*p == '[')
 		return check_header(r, p);
-	if (!strchr(p, '=') && !strchr(p, ':')) {
+	/* As inih splits it: at the first '=' or ':', unless an inline
+	 * comment (" ;") comes first, which inih refuses without a word. */
+	if (*until(p, "=:") != '=' && *until(p, "=:") != ':') {
 		vigil_diag_add(r->diag,
 			       "%s:%d: expected 'key = value' or '[section]', "
 			       "found '%s'",
@@ -295,20 +312,6 @@ static const char *check_line(struct reader *r, char *line)
 	return p;
 }
 
-/* Where inih's find_chars_or_comment stops in s: at one of `chars`, or at
- * an inline comment (';' after a blank). */
-static const char *until(const char *s, const char *chars)
-{
-	int was_space = 0;
-
-	while (*s && !(chars && strchr(chars, *s)) &&
-	       !(was_space && *s == ';')) {
-		was_space = isspace((unsigned char)*s);
-		s++;
-	}
-	return s;
-}
-
 /* A key = value line too long for inih's buffer (`room` bytes): inih is
  * handed "key = LONG_VALUE" and r->pending keeps the value, split as inih
  * splits a line (first '=' or ':', inline comment, blanks trimmed). NULL
@@ -319,14 +322,16 @@ static char *long_entry(struct reader *r, const char *line, size_t room)
 	size_t klen = (size_t)(sep - line);
 	char *out;
 
-	if (*sep != '=' && *sep != ':')
-		return NULL; /* check_line found one: a comment came first */
+	while (klen && isspace((unsigned char)line[klen - 1]))
+		klen--;
 	if (klen + sizeof(" = " LONG_VALUE "\n") > room)
 		return NULL;
+	/* As inih: the comment is looked for from right after the
+	 * separator ("= ;x" is empty), then blanks are trimmed. */
 	v = sep + 1;
-	while (isspace((unsigned char)*v))
-		v++;
 	e = until(v, NULL);
+	while (v < e && isspace((unsigned char)*v))
+		v++;
 	while (e > v && isspace((unsigned char)e[-1]))
 		e--;
 	free(r->pending);
@@ -442,7 +447,7 @@ static int load(struct reader *r, struct vigil_conf *conf)
 	memset(conf, 0, sizeof(*conf));
 	conf->path = vigil_xstrdup(r->name);
 	r->conf = conf;
-	r->buf = vigil_xmalloc(LINE_MAX_LEN + 1);
+	r->buf = vigil_xmalloc(LINE_MAX_LEN + 2);
 	/* Errors were all reported by the reader and handler; inih's own
 	 * return value only repeats the first of them. */
 	(void)ini_parse_stream(conf_reader, r, conf_handler, r);

@@ -59,6 +59,10 @@ static const struct vigil_conf_entry *entry(const char *sec, const char *key)
 	ck_assert_msg(diag.n == 0, "unexpected diagnostics:%s",               \
 		      unit_diag_text(&diag))
 
+#define ck_assert_ndiag(n_)                                                   \
+	ck_assert_msg(diag.n == (n_), "expected %d diagnostics:%s", (n_),      \
+		      unit_diag_text(&diag))
+
 START_TEST(keys_and_lines)
 {
 	load("; a comment\n"                   /* 1 */
@@ -219,6 +223,63 @@ START_TEST(long_line)
 }
 END_TEST
 
+START_TEST(long_line_split_as_inih_splits)
+{
+	/* The reader splits a long line itself: it must split as inih does
+	 * a short one. */
+	size_t n = 300;
+	char *b = vigil_xmalloc(n + 1), *text;
+
+	memset(b, 'B', n);
+	b[n] = '\0';
+	text = vigil_xasprintf("[a]\n"
+			       "empty = ;%s\n"            /* 2: all comment */
+			       "x%-190s= %s\n"            /* 3: blanks, then = */
+			       "crlf = %s\r\n"           /* 4 */
+			       "short = ;B\n",            /* 5: as inih */
+			       b, "", b, b);
+	load(text);
+	ck_assert_no_diag();
+	ck_assert_entry("a", "empty", "", 2);
+	ck_assert_entry("a", "x", b, 3);
+	ck_assert_entry("a", "crlf", b, 4);
+	ck_assert_entry("a", "short", "", 5);
+	free(text);
+	free(b);
+
+	/* A line of exactly the longest length, with CRLF. */
+	vigil_conf_free(&conf);
+	vigil_diag_free(&diag);
+	n = 65535 - strlen("v = ");
+	b = vigil_xmalloc(n + 1);
+	memset(b, 'v', n);
+	b[n] = '\0';
+	text = vigil_xasprintf("[a]\r\nv = %s\r\n", b);
+	load(text);
+	ck_assert_no_diag();
+	ck_assert_entry("a", "v", b, 2);
+	free(text);
+	free(b);
+}
+END_TEST
+
+START_TEST(comment_before_the_separator)
+{
+	/* inih stops at " ;" before any '=' and refuses the line without a
+	 * word: the reader says so. */
+	load("[a]\n"
+	     "metric ;c = BAD\n"
+	     "see the docs ; http://example.org/x\n"
+	     "ok = 1\n");
+	ck_assert_ndiag(2);
+	ck_assert_str_eq(diag.msgs[0], "t.ini:2: expected 'key = value' or "
+				       "'[section]', found 'metric ;c = BAD'");
+	ck_assert_diag(&diag, "t.ini:3: expected 'key = value'", NULL, NULL);
+	ck_assert_entry("a", "ok", "1", 4);
+	ck_assert_uint_eq(conf.sections[0].n, 1);
+}
+END_TEST
+
 START_TEST(very_long_line)
 {
 	/* Longer than the reader's own buffer: the rest of the line is
@@ -255,8 +316,7 @@ START_TEST(broken_headers_skip_their_keys)
 	     "y = 4\n"        /* 8 */
 	     "[e]\n"          /* 9 */
 	     "z = 5\n");      /* 10 */
-	ck_assert_msg(diag.n == 3, "expected 3 diagnostics:%s",
-		      unit_diag_text(&diag));
+	ck_assert_ndiag(3);
 	ck_assert_str_eq(diag.msgs[0], "t.ini:3: section header '[]': "
 				       "expected [KIND.NAME], a name without "
 				       "'[', ';' or '#'");
@@ -279,8 +339,7 @@ START_TEST(not_text)
 	     "z = caf\xc3\xa9\n"
 	     "[b\x07]\n"
 	     "w = 1\n");
-	ck_assert_msg(diag.n == 3, "expected 3 diagnostics:%s",
-		      unit_diag_text(&diag));
+	ck_assert_ndiag(3);
 	ck_assert_str_eq(diag.msgs[0], "t.ini:2: control character 0x1b at "
 				       "column 5; remove it");
 	ck_assert_str_eq(diag.msgs[1], "t.ini:3: byte 0xe9 at column 8 is "
@@ -407,6 +466,13 @@ START_TEST(too_large)
 	ck_assert_diag(&diag, "t.ini:16385: the file is larger than 1048576 "
 			      "bytes; stopped reading",
 		       NULL, NULL);
+
+	/* Exactly 1 MiB is not larger. */
+	vigil_conf_free(&conf);
+	vigil_diag_free(&diag);
+	text[1024 * 1024] = '\0';
+	load(text);
+	ck_assert_no_diag();
 	free(text);
 }
 END_TEST
@@ -622,6 +688,8 @@ static Suite *conf_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, long_line);
 	tcase_add_test(tc, very_long_line);
+	tcase_add_test(tc, long_line_split_as_inih_splits);
+	tcase_add_test(tc, comment_before_the_separator);
 	tcase_add_test(tc, broken_headers_skip_their_keys);
 	tcase_add_test(tc, not_text);
 	tcase_add_test(tc, nul_bytes_and_utf16);
