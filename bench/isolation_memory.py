@@ -41,6 +41,14 @@ vigild running (this script refuses to start while one is).
 
     bench/isolation_memory.py [--config etc/vigil.ini] [--settle 30]
                               [--collectd PATH | --no-collectd]
+                              [--neighbours N]
+
+--neighbours N first starts N idle processes that map libc as daemons do
+(python3 sleeping), stopped at the end: a booted Raspberry Pi OS Lite
+runs some 20 such (systemd, journald, udevd, dbus, sshd, cron, dhcpcd,
+wpa_supplicant, avahi, getty, ...), a container a handful. With more
+processes sharing libc's pages, each of vigild's processes pays less of
+them; collectd, one process, gains less. Compare runs with the same N.
 
 Run through `make bench-isolation`, or pass --vigild and --plugin-path.
 """
@@ -360,6 +368,8 @@ def main():
     ap.add_argument("--no-collectd", action="store_true")
     ap.add_argument("--strict", action="store_true",
                     help="exit 2 if a target is missed")
+    ap.add_argument("--neighbours", type=int, default=0,
+                    help="idle processes mapping libc, started first")
     args = ap.parse_args()
 
     others = [pid for pid in subprocess.run(
@@ -372,7 +382,14 @@ def main():
 
     d = tempfile.mkdtemp(prefix="vigil-imem-")
     results = []
+    neighbours = [subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(10 ** 6)"])
+        for _ in range(args.neighbours)]
     try:
+        if neighbours:
+            time.sleep(2)
+            print("with %d idle neighbour processes mapping libc\n" %
+                  len(neighbours))
         print("vigild on %s, %.0f s after start; kB; PSS split by mapping "
               "from /proc/PID/smaps\n" % (os.path.basename(args.config),
                                           args.settle))
@@ -391,6 +408,9 @@ def main():
             tot = table(version.strip() + ", foreground", rows)
             results.append(("collectd", tot))
     finally:
+        for p in neighbours:
+            p.kill()
+            p.wait()
         subprocess.call(["rm", "-rf", d])
 
     print("### summary\n")
