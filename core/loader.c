@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <limits.h>
+#include <math.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,53 @@ static int check_callbacks(const struct vigil_plugin *d, char *err,
 	return 0;
 }
 
+/* The most options a plugin may declare: past it, its list is taken
+ * for one without VIGIL_OPTIONS_END. */
+#define OPTIONS_MAX 256
+
+/* The plugin's option schema: each option named, typed, with bounds that
+ * can hold and choices for an enum, once. A broken schema is the plugin's
+ * fault, said as such, not reported later as the user's key. */
+static int check_options(const struct vigil_plugin *p, char *err,
+			 size_t errlen)
+{
+	const struct vigil_option *o = p->options;
+
+	for (size_t i = 0; o && o[i].name; i++) {
+		const char *bad = NULL;
+
+		if (i == OPTIONS_MAX) {
+			ERR("plugin '%s' declares more than %d options, or its "
+			    "list does not end with VIGIL_OPTIONS_END",
+			    p->name, OPTIONS_MAX);
+			return -EINVAL;
+		}
+		if (!vigil_valid_name(o[i].name))
+			bad = "a name that is not letters, digits, '_' and '-'";
+		else if (o[i].type < VIGIL_OPT_STRING ||
+			 o[i].type > VIGIL_OPT_ENUM)
+			bad = "an unknown type";
+		else if (isnan(o[i].min) || isnan(o[i].max))
+			bad = "a bound that is NaN";
+		else if (o[i].max != 0 && o[i].min > o[i].max)
+			bad = "min greater than max";
+		else if (o[i].type == VIGIL_OPT_ENUM &&
+			 (!o[i].choices || !*o[i].choices))
+			bad = "no choices for an enum";
+		for (size_t j = 0; !bad && j < i; j++)
+			if (strcmp(o[j].name, o[i].name) == 0)
+				bad = "a name declared twice";
+		if (bad) {
+			ERR("plugin '%s': option %zu '%s' has %s; the plugin "
+			    "is broken (rebuild it, or tell its author)",
+			    p->name, i + 1,
+			    vigil_valid_name(o[i].name) ? o[i].name : "?", bad);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int vigil_descriptor_check(const void *sym, size_t avail,
 			   struct vigil_plugin *copy, char *err, size_t errlen)
 {
@@ -170,6 +218,8 @@ int vigil_descriptor_check(const void *sym, size_t avail,
 		copy->version = "?";
 	if (!copy->description)
 		copy->description = "";
+	if (check_options(copy, err, errlen) < 0)
+		return -EINVAL;
 	return check_callbacks(copy, err, errlen);
 }
 

@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -556,6 +557,45 @@ START_TEST(descriptor_bad_fields)
 	ck_assert_int_eq(check_sized(&p, sizeof(p), &copy), -EINVAL);
 	ck_assert_pstr_ne(strstr(err, "action plugin 'r' has no run callback"),
 			  NULL);
+
+	/* A broken option schema is the plugin's fault, said so. */
+	{
+		static const struct {
+			struct vigil_option o[3];
+			const char *why;
+		} schemas[] = {
+			{{{"a", VIGIL_OPT_INT, NULL, 0, 0, NULL, NULL, 0},
+			  {"a", VIGIL_OPT_INT, NULL, 0, 0, NULL, NULL, 0},
+			  VIGIL_OPTIONS_END},
+			 "option 2 'a' has a name declared twice"},
+			{{{"n", VIGIL_OPT_INT, NULL, 20, 10, NULL, NULL, 0},
+			  VIGIL_OPTIONS_END},
+			 "option 1 'n' has min greater than max"},
+			{{{"n", VIGIL_OPT_DOUBLE, NULL, NAN, 0, NULL, NULL, 0},
+			  VIGIL_OPTIONS_END},
+			 "option 1 'n' has a bound that is NaN"},
+			{{{"t", (enum vigil_option_type)42, NULL, 0, 0, NULL,
+			   NULL, 0},
+			  VIGIL_OPTIONS_END},
+			 "option 1 't' has an unknown type"},
+			{{{"e", VIGIL_OPT_ENUM, NULL, 0, 0, NULL, NULL, 0},
+			  VIGIL_OPTIONS_END},
+			 "option 1 'e' has no choices for an enum"},
+			{{{"b c", VIGIL_OPT_INT, NULL, 0, 0, NULL, NULL, 0},
+			  VIGIL_OPTIONS_END},
+			 "option 1 '?' has a name that is not letters"},
+		};
+
+		for (size_t i = 0; i < VIGIL_ARRAY_SIZE(schemas); i++) {
+			p = valid_rule();
+			p.options = schemas[i].o;
+			ck_assert_int_eq(check_sized(&p, sizeof(p), &copy),
+					 -EINVAL);
+			ck_assert_msg(strstr(err, schemas[i].why) &&
+					      strstr(err, "the plugin is broken"),
+				      "%s: %s", schemas[i].why, err);
+		}
+	}
 
 	/* A sink with write only is fine: it takes metrics. */
 	p = valid_rule();
