@@ -1044,11 +1044,20 @@ static void worker_died(struct vigil_worker *w,
 		w->state = VIGIL_WORKER_FAILED;
 		w->restart_at = now + delay;
 		vigil_format_duration(delay, when, sizeof(when));
-		vigil_log(VIGIL_LOG_ERR, inst->section,
-			  "worker %d died: %s; FAILED after %u restarts in "
-			  "%llds, next try in %s",
-			  (int)pid, reason, w->policy.max_restarts,
-			  (long long)(w->policy.window / VIGIL_SEC), when);
+		if (pid > 0)
+			vigil_log(VIGIL_LOG_ERR, inst->section,
+				  "worker %d died: %s; FAILED after %u restarts "
+				  "in %llds, next try in %s",
+				  (int)pid, reason, w->policy.max_restarts,
+				  (long long)(w->policy.window / VIGIL_SEC),
+				  when);
+		else
+			vigil_log(VIGIL_LOG_ERR, inst->section,
+				  "could not start a worker: %s; FAILED after "
+				  "%u tries in %llds, next try in %s",
+				  reason, w->policy.max_restarts,
+				  (long long)(w->policy.window / VIGIL_SEC),
+				  when);
 		if (!w->failed_incident)
 			push_failed(w, env, 1);
 		return;
@@ -1056,9 +1065,16 @@ static void worker_died(struct vigil_worker *w,
 	w->state = VIGIL_WORKER_BACKOFF;
 	w->restart_at = now + delay;
 	vigil_format_duration(delay - delay % VIGIL_MSEC, when, sizeof(when));
-	vigil_log(VIGIL_LOG_WARNING, inst->section,
-		  "worker %d died: %s; restarting in %s (restart %llu)",
-		  (int)pid, reason, when, (unsigned long long)w->restarts);
+	if (pid > 0)
+		vigil_log(VIGIL_LOG_WARNING, inst->section,
+			  "worker %d died: %s; restarting in %s (restart %llu)",
+			  (int)pid, reason, when,
+			  (unsigned long long)w->restarts);
+	else
+		vigil_log(VIGIL_LOG_WARNING, inst->section,
+			  "could not start a worker: %s; trying again in %s "
+			  "(restart %llu)",
+			  reason, when, (unsigned long long)w->restarts);
 }
 
 void vigil_worker_spawn(struct vigil_worker *w,
