@@ -15,6 +15,9 @@
 #include "selfmon.h"
 #include "util.h"
 
+/* Its address is different in every thread: see vigil_instance.owner. */
+static __thread char this_thread;
+
 #define END VIGIL_OPTIONS_END
 #define SEVERITIES "info|warning|critical"
 
@@ -606,7 +609,7 @@ int vigil_instance_start(struct vigil_instance *inst,
 
 	inst->emit = emit;
 	inst->emit_user = user;
-	inst->owner = pthread_self();
+	inst->owner = &this_thread;
 	inst->state = NULL;
 	rc = inst->desc->init(&inst->ctx, &vigil_host_table, &inst->state);
 	if (rc < 0) {
@@ -694,7 +697,7 @@ static struct vigil_instance *emitter(struct vigil_ctx *ctx, const char *what)
 {
 	struct vigil_instance *inst = ctx_inst(ctx);
 
-	if (!inst || pthread_equal(pthread_self(), inst->owner))
+	if (!inst || inst->owner == &this_thread)
 		return inst;
 	if (!__atomic_exchange_n(&inst->foreign_said, 1, __ATOMIC_RELAXED))
 		vigil_log(VIGIL_LOG_WARNING, inst->section,

@@ -5,7 +5,6 @@
 #ifndef VIGIL_INSTANCE_H
 #define VIGIL_INSTANCE_H
 
-#include <pthread.h>
 #include <stdint.h>
 
 #include <vigil/plugin.h>
@@ -58,8 +57,9 @@ struct vigil_instance {
 	const struct vigil_emit_ops *emit;
 	void *emit_user;
 	/* The thread that runs the instance's callbacks (the core's loop, or
-	 * its worker's): host calls from any other thread are refused. */
-	pthread_t owner;
+	 * its worker's), by the address of a thread-local (no call to find
+	 * it on every emit): host calls from any other thread are refused. */
+	const void *owner;
 	int foreign_said; /* the refusal was logged (atomic) */
 
 	/* Core settings, by kind. */
