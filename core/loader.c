@@ -229,6 +229,14 @@ static int find_file(struct vigil_loader *l, const char *name, char *out,
 {
 	struct vigil_buf looked = {0};
 
+	if (strchr(name, '/') && name[0] != '/') {
+		/* It would depend on the working directory: / under systemd,
+		 * wherever vigild was started from otherwise. */
+		ERR("plugin file %s: a path must be absolute (from /), or give "
+		    "a plain name found in plugin_path",
+		    name);
+		return -ENOENT;
+	}
 	if (strchr(name, '/')) {
 		if (access(name, R_OK) == 0) {
 			snprintf(out, outlen, "%s", name);

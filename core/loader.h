@@ -40,7 +40,7 @@ void vigil_loader_free(struct vigil_loader *l);
 
 /*
  * Opens the plugin `name` (a plain name searched as NAME.so in the path, or
- * a path containing '/') and checks it; `want` is the kind the section asks
+ * an absolute path; a relative one is refused) and checks it; `want` is the kind the section asks
  * for, or 0 for any. On refusal returns a negative error and writes one line
  * naming the file, what was found, what was expected and what to do.
  */

@@ -116,6 +116,14 @@ START_TEST(not_found_by_path)
 			 -ENOENT);
 	ck_assert_pstr_ne(strstr(err, "plugin file /nonexistent/x.so"), NULL);
 	ck_assert_pstr_ne(strstr(err, strerror(ENOENT)), NULL);
+
+	/* A relative path would depend on the working directory. */
+	ck_assert_int_eq(vigil_loader_open(&loader, "../plugins/good_sensor.so",
+					   0, &m, err, sizeof(err)),
+			 -ENOENT);
+	ck_assert_str_eq(err, "plugin file ../plugins/good_sensor.so: a path "
+			      "must be absolute (from /), or give a plain name "
+			      "found in plugin_path");
 }
 END_TEST
 
