@@ -142,6 +142,8 @@ static int disk_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 	struct disk_state *st;
 	int rc;
 
+	if (sensor_root_check(host, ctx) < 0)
+		return VIGIL_EFATAL;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;

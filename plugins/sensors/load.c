@@ -159,6 +159,8 @@ static int load_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 {
 	struct load_state *st;
 
+	if (sensor_root_check(host, ctx) < 0)
+		return VIGIL_EFATAL;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;

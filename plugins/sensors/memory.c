@@ -214,6 +214,8 @@ static int memory_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 {
 	struct memory_state *st;
 
+	if (sensor_root_check(host, ctx) < 0)
+		return VIGIL_EFATAL;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;

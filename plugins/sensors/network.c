@@ -728,6 +728,8 @@ static int network_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 	struct net_state *st;
 	int rc = 0;
 
+	if (sensor_root_check(host, ctx) < 0)
+		return VIGIL_EFATAL;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <vigil/plugin.h>
@@ -40,6 +41,24 @@ static inline const char *sensor_root(const struct vigil_host *host,
 	const char *root = host->config_string(ctx, "root");
 
 	return root && *root ? root : "/";
+}
+
+/* 0 when the `root` option names a directory, else VIGIL_EFATAL, said:
+ * a root that is not there would only show later as reads failing with
+ * a misleading error. First thing in each sensor's init. */
+static inline int sensor_root_check(const struct vigil_host *host,
+				    struct vigil_ctx *ctx)
+{
+	const char *root = sensor_root(host, ctx);
+	struct stat st;
+
+	if (stat(root, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	host->log(ctx, VIGIL_LOG_ERR, "root = '%s': %s; expected the directory "
+		  "that stands for /", root,
+		  access(root, F_OK) == 0 ? "not a directory" :
+					    "no such directory");
+	return VIGIL_EFATAL;
 }
 
 /* "<root>/<rel>" without a doubled slash when root is "/"; malloc()ed, or

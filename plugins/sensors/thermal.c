@@ -309,6 +309,8 @@ static int thermal_init(struct vigil_ctx *ctx, const struct vigil_host *host,
 	char *dir;
 	int rc;
 
+	if (sensor_root_check(host, ctx) < 0)
+		return VIGIL_EFATAL;
 	if (want && (!*want || strchr(want, '/'))) {
 		host->log(ctx, VIGIL_LOG_ERR,
 			  "zone = '%s': expected a zone name like thermal_zone0 or a type like cpu-thermal",

@@ -381,6 +381,31 @@ static const char stat_cores[] =
 	"cpu1 20379 152 9200 1448058 1116 0 204 0 0 0\n"
 	"intr 2871023 0 10\n";
 
+START_TEST(root_must_be_a_directory)
+{
+	/* A root that is not there is the user's mistake, said at start:
+	 * the reads would only have failed later ("Input/output error"). */
+	static const char *const plugins[] = {"cpu", "memory", "disk", "load",
+					       "network", "thermal"};
+	char *saved = root, *file = vigil_xasprintf("%s/proc/stat", saved);
+
+	for (size_t i = 0; i < VIGIL_ARRAY_SIZE(plugins); i++) {
+		root = "/nonexistent/root";
+		start_fails(plugins[i], "", 1);
+		root = file;
+		start_fails(plugins[i], "", 1);
+		root = saved;
+	}
+	ck_assert_int_eq(logged("error", "root = '/nonexistent/root': no such "
+					 "directory; expected the directory "
+					 "that stands for /"),
+			 (int)VIGIL_ARRAY_SIZE(plugins));
+	ck_assert_int_eq(logged("error", "/proc/stat': not a directory"),
+			 (int)VIGIL_ARRAY_SIZE(plugins));
+	free(file);
+}
+END_TEST
+
 START_TEST(cpu_first_read_is_a_baseline)
 {
 	start_ok("cpu", "");
@@ -1099,6 +1124,9 @@ static Suite *sensors_suite(void)
 {
 	Suite *s = suite_create("sensors");
 	TCase *tc;
+
+	tc = tcase(s, "root");
+	tcase_add_test(tc, root_must_be_a_directory);
 
 	tc = tcase(s, "cpu");
 	tcase_add_test(tc, cpu_first_read_is_a_baseline);
