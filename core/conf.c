@@ -312,6 +312,17 @@ static const char *check_line(struct reader *r, char *line)
 	return p;
 }
 
+/* The length of the key of a `key = value` line, trailing blanks not
+ * counted, as inih takes it. */
+static size_t key_len(const char *line)
+{
+	const char *e = until(line, "=:");
+
+	while (e > line && isspace((unsigned char)e[-1]))
+		e--;
+	return (size_t)(e - line);
+}
+
 /* A key = value line too long for inih's buffer (`room` bytes): inih is
  * handed "key = LONG_VALUE" and r->pending keeps the value, split as inih
  * splits a line (first '=' or ':', inline comment, blanks trimmed). NULL
@@ -319,11 +330,9 @@ static const char *check_line(struct reader *r, char *line)
 static char *long_entry(struct reader *r, const char *line, size_t room)
 {
 	const char *sep = until(line, "=:"), *v, *e;
-	size_t klen = (size_t)(sep - line);
+	size_t klen = key_len(line);
 	char *out;
 
-	while (klen && isspace((unsigned char)line[klen - 1]))
-		klen--;
 	if (klen + sizeof(" = " LONG_VALUE "\n") > room)
 		return NULL;
 	/* As inih: the comment is looked for from right after the
@@ -355,20 +364,18 @@ static char *conf_reader(char *str, int num, void *stream)
 	if (r->stop || !(rc = read_line(r, &len)))
 		return NULL;
 	r->line++;
-	if (rc == 2) {
+	if (rc == 2)
 		vigil_diag_add(r->diag,
 			       "%s:%d: line is longer than %d characters; "
 			       "shorten it",
 			       r->name, r->line, LINE_MAX_LEN);
-		clean = "";
-		if (r->buf[strspn(r->buf, " \t")] == '[')
-			clean = broken_header(r);
-	} else if (!line_is_text(r, r->buf, len)) {
+	if (rc == 2 || !line_is_text(r, r->buf, len)) {
 		if (r->stop)
 			return NULL;
-		clean = "";
-		if (r->buf[strspn(r->buf, " \t")] == '[')
-			clean = broken_header(r);
+		/* The line is lost; if it was a header, so are its keys. */
+		clean = r->buf[strspn(r->buf, " \t")] == '[' ?
+				broken_header(r) :
+				"";
 	} else {
 		clean = check_line(r, r->buf);
 	}
@@ -383,14 +390,10 @@ static char *conf_reader(char *str, int num, void *stream)
 		} else if ((entry = long_entry(r, clean, (size_t)num))) {
 			clean = entry;
 		} else {
-			const char *e = until(clean, "=:");
-
-			while (e > clean && isspace((unsigned char)e[-1]))
-				e--;
 			vigil_diag_add(r->diag,
 				       "%s:%d: a key of %zu characters; "
 				       "expected a short name",
-				       r->name, r->line, (size_t)(e - clean));
+				       r->name, r->line, key_len(clean));
 			clean = "";
 		}
 	}
