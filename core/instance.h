@@ -100,6 +100,7 @@ struct vigil_instance {
 	unsigned init_failures; /* consecutive failed inits */
 	vigil_time_ns retry_at; /* monotonic: next init attempt */
 	uint64_t calls, errors, emitted;
+	size_t n_series; /* sensor: series it made in the core's table */
 };
 
 /* The core's own keys for a kind, as a schema: plugin, enabled, interval,

@@ -42,7 +42,12 @@ enum {
 #define JOURNAL_COMPACT_MIN (1u << 20)
 
 #define BATCH 256
-#define SERIES_LIMIT 100000
+/* The most series one sensor may make, and all sensors together: the
+ * difference is kept for the others, so that a sensor making a label
+ * value per reading cannot take the series a disk mounted later, or a
+ * sensor started after it, needs. */
+#define INSTANCE_SERIES_MAX 100000
+#define SERIES_LIMIT (INSTANCE_SERIES_MAX + 1000)
 /* Incident events sent to a sink's worker in one deliver call, at most
  * (and about this many bytes). */
 #define DELIVER_BATCH 4096
@@ -258,7 +263,24 @@ struct vigil_series *vigil_pipeline_series(struct vigil_pipeline *pl,
 		return s;
 	if ((*rc = check_new_reading(pl, inst, r)) < 0)
 		return NULL;
-	s = vigil_series_intern(&pl->series, inst, r);
+	if (inst->n_series >= INSTANCE_SERIES_MAX) {
+		*rc = -ENOSPC;
+		if (inst->errors++ == 0)
+			vigil_log(VIGIL_LOG_WARNING, inst->section,
+				  "reading %s refused: this sensor already has "
+				  "%d series, the most one may have (a label "
+				  "value per reading?)",
+				  r->metric, INSTANCE_SERIES_MAX);
+		pl->stats.readings_refused++;
+		return NULL;
+	}
+	{
+		size_t had = pl->series.count;
+
+		s = vigil_series_intern(&pl->series, inst, r);
+		if (s && pl->series.count != had)
+			inst->n_series++;
+	}
 	if (!s) {
 		*rc = -ENOSPC;
 		if (pl->stats.readings_refused++ == 0)

@@ -309,6 +309,44 @@ START_TEST(series_limit)
 }
 END_TEST
 
+START_TEST(series_one_sensor_cannot_take_all)
+{
+	/* A sensor making a label value per reading stops at 100000 series;
+	 * the table keeps 1000 more for the others (a disk mounted later). */
+	struct vigil_pipeline pl;
+	char value[16];
+	struct vigil_label l = {"n", value};
+	struct vigil_reading r = {.metric = "m", .labels = &l, .n_labels = 1};
+	int rc;
+
+	vigil_pipeline_init(&pl, 16, NULL, 0, NULL, 0, NULL, 0);
+	for (size_t i = 0; i < 100005; i++) {
+		snprintf(value, sizeof(value), "%zu", i);
+		rc = 1;
+		if (i < 100000)
+			ck_assert_ptr_nonnull(
+				vigil_pipeline_series(&pl, &sensor, &r, &rc));
+		else
+			ck_assert_ptr_null(
+				vigil_pipeline_series(&pl, &sensor, &r, &rc));
+	}
+	ck_assert_int_eq(rc, -ENOSPC);
+	ck_assert_uint_eq(sensor.n_series, 100000);
+	/* Its known series still go; another sensor still gets new ones. */
+	snprintf(value, sizeof(value), "7");
+	ck_assert_ptr_nonnull(vigil_pipeline_series(&pl, &sensor, &r, &rc));
+	for (size_t i = 0; i < 1000; i++) {
+		snprintf(value, sizeof(value), "%zu", i);
+		ck_assert_ptr_nonnull(
+			vigil_pipeline_series(&pl, &sensor2, &r, &rc));
+	}
+	snprintf(value, sizeof(value), "x");
+	ck_assert_ptr_null(vigil_pipeline_series(&pl, &sensor2, &r, &rc));
+	ck_assert_int_eq(rc, -ENOSPC);
+	vigil_pipeline_free(&pl);
+}
+END_TEST
+
 START_TEST(series_survive_rehash)
 {
 	struct vigil_series_table t;
@@ -843,7 +881,7 @@ START_TEST(open_incidents_are_bounded)
 	 * without bound: past as many open incidents as series, a new key's
 	 * firing condition is refused and counted; an open key still
 	 * changes, plugin_failed still opens, and a resolution makes room. */
-	const size_t max = 100000;
+	const size_t max = 101000; /* as many as series, all sensors' */
 	struct vigil_pipeline pl;
 	char key[32];
 
@@ -858,7 +896,7 @@ START_TEST(open_incidents_are_bounded)
 	vigil_pipeline_run(&pl);
 	ck_assert_uint_eq(pl.incidents.n_open, max);
 	ck_assert_uint_eq(pl.stats.conditions_refused, 5);
-	ck_assert_ptr_null(vigil_incidents_find(&pl.incidents, "k100000"));
+	ck_assert_ptr_null(vigil_incidents_find(&pl.incidents, "k101000"));
 
 	push(&pl, "k7", 1, VIGIL_SEV_CRITICAL); /* open: escalates */
 	vigil_pipeline_plugin_failed(&pl, "sensor.x", "x", 1, "failed", 1);
@@ -1583,6 +1621,7 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, series_interned_once);
 	tcase_add_test(tc, series_null_label_value_is_empty);
 	tcase_add_test(tc, series_limit);
+	tcase_add_test(tc, series_one_sensor_cannot_take_all);
 	tcase_add_test(tc, series_survive_rehash);
 	suite_add_tcase(s, tc);
 
