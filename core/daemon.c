@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +195,7 @@ size_t vigil_daemon_load(struct vigil_daemon *d,
 	memset(d, 0, sizeof(*d));
 	d->opts = *opts;
 	d->epfd = d->sigfd = d->timerfd = d->spawner.fd = -1;
+	d->sigpipe[0] = d->sigpipe[1] = -1;
 	if (vigil_conf_load(opts->config, &d->conf, errors) < 0)
 		return errors->n - before;
 
@@ -508,6 +510,72 @@ static int instance_running(const struct vigil_instance *inst, int starting)
 	return inst->started;
 }
 
+/* The signals vigild takes through its signalfd, blocked. */
+static void loop_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGCHLD); /* workers: reaped by pid, never with -1 */
+}
+
+/* A plugin inside vigild (isolation = none) that unblocked SIGTERM would
+ * let it kill vigild unflushed, one that ignored SIGCHLD would have the
+ * kernel reap the workers before vigild learns why they died, one that
+ * took SIGPIPE back would let a closed socket kill vigild. Put back and
+ * said, once a second at most (a mask and two dispositions read). */
+static int sigpipe_w = -1;
+
+/* A signal vigild takes, caught by a thread that does not block it: its
+ * number goes down the pipe to the loop (async-signal-safe). */
+static void on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char c = (unsigned char)sig;
+
+	if (write(sigpipe_w, &c, 1) < 0)
+		(void)0; /* full: the loop has signals to read already */
+	errno = saved;
+}
+
+static void catch_signals(void)
+{
+	static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < VIGIL_ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void keep_signals(struct vigil_daemon *d)
+{
+	static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGPIPE};
+	struct sigaction sa;
+	const char *what = NULL;
+	sigset_t mask, now;
+
+	loop_signals(&mask);
+	if (sigprocmask(SIG_BLOCK, &mask, &now) == 0 &&
+	    (!sigismember(&now, SIGTERM) || !sigismember(&now, SIGCHLD)))
+		what = "unblocked a signal vigild takes";
+	for (size_t i = 0; i < VIGIL_ARRAY_SIZE(sigs); i++)
+		if (sigaction(sigs[i], NULL, &sa) == 0 &&
+		    sa.sa_handler != (sigs[i] == SIGPIPE ? SIG_IGN : on_signal))
+			what = "changed the handling of a signal";
+	if (!what)
+		return;
+	catch_signals();
+	if (!d->signals_said++)
+		vigil_warn("a plugin inside vigild (isolation = none) %s: put "
+			   "back; plugins must leave signals alone", what);
+}
+
 /* Does what is due at `now`; returns the next deadline. */
 static vigil_time_ns tick(struct vigil_daemon *d, vigil_time_ns now,
 			  vigil_time_ns *next_flush)
@@ -539,6 +607,7 @@ static vigil_time_ns tick(struct vigil_daemon *d, vigil_time_ns now,
 		vigil_pipeline_retry(&d->pl, now);
 		vigil_pipeline_flush(&d->pl);
 		*next_flush = now + d->flush_interval;
+		keep_signals(d);
 	}
 	/* Remediation attempts, repeats, silences, flapping: due on the wall
 	 * clock, looked at when due and at least once a second (what a turn
@@ -577,14 +646,15 @@ static int setup_fds(struct vigil_daemon *d)
 	struct epoll_event ev = {.events = EPOLLIN};
 	sigset_t mask;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD); /* workers: reaped by pid, never with -1 */
+	loop_signals(&mask);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
-	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(d->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	sigpipe_w = d->sigpipe[1];
+	/* Blocked in vigild's threads, the signals reach the signalfd;
+	 * the handler is for a thread that does not block them. */
+	catch_signals();
 	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -593,7 +663,8 @@ static int setup_fds(struct vigil_daemon *d)
 	/* Workers' sockets carry their struct vigil_worker: these two carry
 	 * the address of their fd, so the union is always a pointer. */
 	ev.data.ptr = &d->sigfd;
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sigfd, &ev) < 0)
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sigfd, &ev) < 0 ||
+	    epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sigpipe[0], &ev) < 0)
 		return -errno;
 	ev.data.ptr = &d->timerfd;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->timerfd, &ev) < 0)
@@ -635,36 +706,46 @@ static void arm(struct vigil_daemon *d, vigil_time_ns at)
 	timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+/* What a signal vigild takes means, however it came. */
+static void on_loop_signal(struct vigil_daemon *d, unsigned signo)
+{
+	switch (signo) {
+	case SIGTERM:
+	case SIGINT:
+		vigil_notice("received %s, shutting down",
+			     signo == SIGTERM ? "SIGTERM" : "SIGINT");
+		if (!d->stop)
+			vigil_notify_stopping();
+		d->stop = 1;
+		break;
+	case SIGCHLD:
+		vigil_spawner_sigchld(&d->spawner);
+		for (size_t i = 0; i < d->n_all; i++)
+			if (d->all[i]->worker)
+				vigil_worker_sigchld(d->all[i]->worker,
+						     &d->wenv,
+						     vigil_monotonic());
+		break;
+	case SIGHUP:
+		vigil_warn("received SIGHUP: reloading the configuration is "
+			   "not supported yet; restart vigild to apply "
+			   "changes");
+		break;
+	}
+}
+
+/* The signals, from the signalfd and from the handler's pipe. */
 static void handle_signals(struct vigil_daemon *d)
 {
 	struct signalfd_siginfo si;
+	unsigned char buf[64];
+	ssize_t k;
 
-	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		switch (si.ssi_signo) {
-		case SIGTERM:
-		case SIGINT:
-			vigil_notice("received %s, shutting down",
-				     si.ssi_signo == SIGTERM ? "SIGTERM" :
-							       "SIGINT");
-			if (!d->stop)
-				vigil_notify_stopping();
-			d->stop = 1;
-			break;
-		case SIGCHLD:
-			vigil_spawner_sigchld(&d->spawner);
-			for (size_t i = 0; i < d->n_all; i++)
-				if (d->all[i]->worker)
-					vigil_worker_sigchld(d->all[i]->worker,
-							     &d->wenv,
-							     vigil_monotonic());
-			break;
-		case SIGHUP:
-			vigil_warn("received SIGHUP: reloading the "
-				   "configuration is not supported yet; "
-				   "restart vigild to apply changes");
-			break;
-		}
-	}
+	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		on_loop_signal(d, si.ssi_signo);
+	while ((k = read(d->sigpipe[0], buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < k; i++)
+			on_loop_signal(d, buf[i]);
 }
 
 size_t vigil_daemon_count_running(const struct vigil_daemon *d, int starting)
@@ -1040,6 +1121,9 @@ void vigil_daemon_free(struct vigil_daemon *d)
 		close(d->epfd);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
+	for (int i = 0; i < 2; i++)
+		if (d->sigpipe[i] >= 0)
+			close(d->sigpipe[i]);
 	if (d->timerfd >= 0)
 		close(d->timerfd);
 	memset(d, 0, sizeof(*d));

@@ -66,6 +66,11 @@ struct vigil_daemon {
 	vigil_time_ns next_pl_tick;
 
 	int epfd, sigfd, timerfd;
+	/* The signals' second way in: their handler writes the number here,
+	 * for when a thread that does not block them takes one (a plugin's
+	 * thread inside vigild). */
+	int sigpipe[2];
+	int signals_said; /* a plugin inside vigild changed them: said once */
 	struct vigil_worker_env wenv;
 	struct vigil_spawner spawner; /* forks the workers */
 	int stop;
