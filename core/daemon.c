@@ -288,13 +288,14 @@ static void check_paths(struct vigil_daemon *d, struct vigil_diag *errors,
 {
 	struct vigil_buf at = {0};
 	struct stat st;
+	/* Missing, it is made at start (as mkdir -p would). */
+	int there = stat(d->state_dir, &st) == 0;
 
 	where_set(&at, d, "state_dir", "-s", d->opts.state_dir, d->state_dir);
-	if (stat(d->state_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+	if (there && !S_ISDIR(st.st_mode))
 		vigil_diag_add(errors, "%s: not a directory; expected the "
 			       "directory of vigild's journal", at.data);
-	else if (stat(d->state_dir, &st) == 0 &&
-		 access(d->state_dir, W_OK | X_OK) < 0)
+	else if (there && access(d->state_dir, W_OK | X_OK) < 0)
 		vigil_diag_add(warnings, "%s: not writable by this user (uid "
 			       "%u): vigild would run without its journal",
 			       at.data, (unsigned)geteuid());
@@ -520,11 +521,6 @@ static void loop_signals(sigset_t *mask)
 	sigaddset(mask, SIGCHLD); /* workers: reaped by pid, never with -1 */
 }
 
-/* A plugin inside vigild (isolation = none) that unblocked SIGTERM would
- * let it kill vigild unflushed, one that ignored SIGCHLD would have the
- * kernel reap the workers before vigild learns why they died, one that
- * took SIGPIPE back would let a closed socket kill vigild. Put back and
- * said, once a second at most (a mask and two dispositions read). */
 static int sigpipe_w = -1;
 
 /* A signal vigild takes, caught by a thread that does not block it: its
@@ -553,6 +549,11 @@ static void catch_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* A plugin inside vigild (isolation = none) that unblocked SIGTERM would
+ * let it kill vigild unflushed, one that ignored SIGCHLD would have the
+ * kernel reap the workers before vigild learns why they died, one that
+ * took SIGPIPE back would let a closed socket kill vigild. Put back and
+ * said, once a second at most (the mask and five handlers read). */
 static void keep_signals(struct vigil_daemon *d)
 {
 	static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGPIPE};
@@ -834,9 +835,6 @@ static void notify_status(struct vigil_daemon *d, size_t running, int ready)
 	d->notified_running = running;
 }
 
-/* At shutdown: turns the loop, without sensors, until the work still with
- * rule, action and sink workers is done or SHUTDOWN_DRAIN has passed. A
- * worker stuck in a call costs at most that bound, then the kill. */
 /* Stops the workers of n instances together, within WORKER_STOP_GRACE
  * for all (not each): ten plugins hung in fini took 20 s one by one. */
 static void stop_workers(struct vigil_daemon *d, struct vigil_instance **insts,
@@ -850,6 +848,9 @@ static void stop_workers(struct vigil_daemon *d, struct vigil_instance **insts,
 	free(ws);
 }
 
+/* At shutdown: turns the loop, without sensors, until the work still with
+ * rule, action and sink workers is done or SHUTDOWN_DRAIN has passed. A
+ * worker stuck in a call costs at most that bound, then the kill. */
 static void drain(struct vigil_daemon *d)
 {
 	vigil_time_ns until = vigil_monotonic() + SHUTDOWN_DRAIN;

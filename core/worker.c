@@ -1574,9 +1574,6 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 	}
 }
 
-/* Waits (polling, 1 ms) until every worker of ws that is still running
- * (its bit in `left`, cleared as each exits) has exited, or `until`.
- * Returns how many are left. */
 /* A worker asked to stop that ended by itself, but not well (a crash in
  * fini): said, as its other deaths are. */
 static void said_if_crashed(struct vigil_worker *w, int status)
@@ -1590,6 +1587,9 @@ static void said_if_crashed(struct vigil_worker *w, int status)
 		  "worker %d died while stopping: %s", (int)w->pid, why);
 }
 
+/* Waits (polling, 1 ms) until every worker of ws that is still running
+ * (its bit in `left`, cleared as each exits) has exited, or `until`;
+ * says so of one that crashed when `say`. Returns how many are left. */
 static size_t wait_all(struct vigil_worker **ws, size_t n,
 		       unsigned char *left, vigil_time_ns until, int say)
 {
@@ -1666,12 +1666,6 @@ void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 		fail_calls(w, -ECONNRESET);
 	}
 	free(left);
-}
-
-void vigil_worker_stop(struct vigil_worker *w,
-		       const struct vigil_worker_env *env, vigil_time_ns grace)
-{
-	vigil_workers_stop(&w, 1, env, grace);
 }
 
 void vigil_worker_free(struct vigil_worker *w)

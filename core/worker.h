@@ -180,14 +180,11 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 				const struct vigil_worker_env *env,
 				vigil_time_ns now);
 
-/* Asks the worker to finish (fini), waits at most `grace`, then kills its
- * process group. */
-void vigil_worker_stop(struct vigil_worker *w,
-		       const struct vigil_worker_env *env, vigil_time_ns grace);
-/* The same for n workers at once (NULL entries skipped), all within one
- * `grace`: FINI to each, SIGTERM halfway to those still there, SIGKILL
- * at the end, each named in the log. Shutdown thus takes `grace` at most
- * however many plugins hang in fini or ignore SIGTERM. */
+/* Asks n workers at once (NULL entries skipped) to finish (fini), all
+ * within one `grace`: FINI to each, SIGTERM halfway to those still there,
+ * SIGKILL to their process groups at the end, each named in the log.
+ * Shutdown thus takes `grace` at most however many plugins hang in fini
+ * or ignore SIGTERM. */
 void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 			const struct vigil_worker_env *env,
 			vigil_time_ns grace);
