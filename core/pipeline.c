@@ -1119,10 +1119,9 @@ static void deliver_done(void *arg, struct vigil_worker *w, int rc,
 		delivered(pl, q);
 	if (!q->len)
 		return;
-	if (rc >= 0) {
-		/* It stopped early (half its deadline gone): the rest
-		 * follows. */
-	} else {
+	/* rc >= 0 with some left: it stopped early (half its deadline
+	 * gone), and the rest follows. */
+	if (rc < 0) {
 		if (r)
 			snprintf(why, sizeof(why), "%s", strerror(-rc));
 		else

@@ -981,13 +981,15 @@ static void worker_died(struct vigil_worker *w,
 			int rc, const char *reason)
 {
 	struct vigil_instance *inst = w->inst;
-	char when[32];
+	char when[32], what[48] = "could not start a worker";
 	pid_t pid = w->pid;
 	int status = 0;
 	vigil_time_ns delay;
 
-	if (pid > 0)
+	if (pid > 0) {
 		status = kill_and_reap(pid);
+		snprintf(what, sizeof(what), "worker %d died", (int)pid);
+	}
 	detach(w, env);
 	w->rx_len = 0;
 	w->deadline = 0;
@@ -1044,20 +1046,11 @@ static void worker_died(struct vigil_worker *w,
 		w->state = VIGIL_WORKER_FAILED;
 		w->restart_at = now + delay;
 		vigil_format_duration(delay, when, sizeof(when));
-		if (pid > 0)
-			vigil_log(VIGIL_LOG_ERR, inst->section,
-				  "worker %d died: %s; FAILED after %u restarts "
-				  "in %llds, next try in %s",
-				  (int)pid, reason, w->policy.max_restarts,
-				  (long long)(w->policy.window / VIGIL_SEC),
-				  when);
-		else
-			vigil_log(VIGIL_LOG_ERR, inst->section,
-				  "could not start a worker: %s; FAILED after "
-				  "%u tries in %llds, next try in %s",
-				  reason, w->policy.max_restarts,
-				  (long long)(w->policy.window / VIGIL_SEC),
-				  when);
+		vigil_log(VIGIL_LOG_ERR, inst->section,
+			  "%s: %s; FAILED after %u %s in %llds, next try in %s",
+			  what, reason, w->policy.max_restarts,
+			  pid > 0 ? "restarts" : "tries",
+			  (long long)(w->policy.window / VIGIL_SEC), when);
 		if (!w->failed_incident)
 			push_failed(w, env, 1);
 		return;
@@ -1065,16 +1058,10 @@ static void worker_died(struct vigil_worker *w,
 	w->state = VIGIL_WORKER_BACKOFF;
 	w->restart_at = now + delay;
 	vigil_format_duration(delay - delay % VIGIL_MSEC, when, sizeof(when));
-	if (pid > 0)
-		vigil_log(VIGIL_LOG_WARNING, inst->section,
-			  "worker %d died: %s; restarting in %s (restart %llu)",
-			  (int)pid, reason, when,
-			  (unsigned long long)w->restarts);
-	else
-		vigil_log(VIGIL_LOG_WARNING, inst->section,
-			  "could not start a worker: %s; trying again in %s "
-			  "(restart %llu)",
-			  reason, when, (unsigned long long)w->restarts);
+	vigil_log(VIGIL_LOG_WARNING, inst->section,
+		  "%s: %s; %s in %s (restart %llu)", what, reason,
+		  pid > 0 ? "restarting" : "trying again", when,
+		  (unsigned long long)w->restarts);
 }
 
 void vigil_worker_spawn(struct vigil_worker *w,
