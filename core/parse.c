@@ -418,12 +418,18 @@ int vigil_valid_name(const char *s)
 	return 1;
 }
 
+/* A character of a metric name. */
+static int metric_char(char c)
+{
+	return isalnum((unsigned char)c) || (c && strchr("_.:-", c));
+}
+
 int vigil_valid_metric(const char *s)
 {
 	if (!s || !*s)
 		return 0;
 	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("_.:-", *s))
+		if (!metric_char(*s))
 			return 0;
 	return 1;
 }
@@ -655,8 +661,9 @@ int vigil_selector_check_metrics(const struct vigil_selector *sel, char *why,
 	for (size_t i = 0; i < sel->n_terms; i++) {
 		const char *m = sel->terms[i].metric;
 
-		if (strspn(m, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			      "0123456789_.:-*?[]!^") != strlen(m)) {
+		for (const char *p = m; *p; p++) {
+			if (metric_char(*p) || strchr("*?[]!^", *p))
+				continue;
 			WHY("'%s' cannot match a metric: metric names are "
 			    "letters, digits and '_.:-' (globs add * ? [...])",
 			    m);
