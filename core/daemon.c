@@ -330,17 +330,14 @@ size_t vigil_daemon_check(struct vigil_daemon *d, struct vigil_diag *errors,
 		int rc;
 
 		/* The error the plugin logs (its reason) goes into the one
-		 * FILE:LINE message below, not on a line of its own; the
-		 * core's "init failed" after it is no reason. */
+		 * FILE:LINE message below, not on a line of its own. */
 		if (inst->isolated) {
 			rc = vigil_worker_check(inst, why, sizeof(why));
 		} else {
-			vigil_log_tap(inst->section, why, sizeof(why));
+			vigil_instance_tap(inst, why, sizeof(why));
 			rc = vigil_instance_start(inst, NULL, NULL);
-			vigil_log_tap(NULL, NULL, 0);
+			vigil_instance_tap(NULL, NULL, 0);
 		}
-		if (strncmp(why, "init failed: ", 13) == 0)
-			why[0] = '\0';
 		if (rc == VIGIL_EFATAL)
 			inst->fatal = 1;
 		if (rc == VIGIL_EFATAL)

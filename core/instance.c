@@ -18,6 +18,24 @@
 /* Its address is different in every thread: see vigil_instance.owner. */
 static __thread char this_thread;
 
+/* --check-config: the instance whose plugin's error lines are kept (the
+ * first of them, in buf) instead of written; see vigil_instance_tap. */
+static struct {
+	const struct vigil_instance *inst;
+	char *buf;
+	size_t size;
+} tap;
+
+void vigil_instance_tap(const struct vigil_instance *inst, char *buf,
+			size_t size)
+{
+	tap.inst = buf && size ? inst : NULL;
+	tap.buf = buf;
+	tap.size = size;
+	if (tap.inst)
+		buf[0] = '\0';
+}
+
 #define END VIGIL_OPTIONS_END
 #define SEVERITIES "info|warning|critical"
 
@@ -615,12 +633,14 @@ int vigil_instance_start(struct vigil_instance *inst,
 	if (rc < 0) {
 		inst->fatal = rc == VIGIL_EFATAL;
 		/* Loud the first time; a retry failing the same way is not
-		 * news. */
-		vigil_log(inst->init_failures ? VIGIL_LOG_INFO : VIGIL_LOG_ERR,
-			  inst->section,
-			  "init failed: %s%s",
-			  rc == VIGIL_EFATAL ? "misconfigured" : strerror(-rc),
-			  rc == VIGIL_EFATAL ? " (not retried)" : "");
+		 * news; a check says it in its own message. */
+		if (tap.inst != inst)
+			vigil_log(inst->init_failures ? VIGIL_LOG_INFO :
+							VIGIL_LOG_ERR,
+				  inst->section, "init failed: %s%s",
+				  rc == VIGIL_EFATAL ? "misconfigured" :
+						       strerror(-rc),
+				  rc == VIGIL_EFATAL ? " (not retried)" : "");
 		inst->state = NULL;
 		return rc;
 	}
@@ -713,8 +733,14 @@ static void host_vlog(struct vigil_ctx *ctx, int level, const char *fmt,
 {
 	struct vigil_instance *inst = ctx_inst(ctx);
 
-	if (fmt)
-		vigil_logv(level, inst ? inst->section : NULL, fmt, ap);
+	if (!fmt)
+		return;
+	if (inst && inst == tap.inst && level <= VIGIL_LOG_ERR) {
+		if (!tap.buf[0])
+			vigil_log_format(tap.buf, tap.size, NULL, fmt, ap);
+		return;
+	}
+	vigil_logv(level, inst ? inst->section : NULL, fmt, ap);
 }
 
 static void host_log(struct vigil_ctx *ctx, int level, const char *fmt, ...)

@@ -152,6 +152,14 @@ void vigil_instance_free(struct vigil_instance *inst);
 
 extern const struct vigil_host vigil_host_table;
 
+/* --check-config: while set, the error lines inst's plugin logs through
+ * the host table are not written; the first is kept in buf (its reason
+ * for refusing, for the check's one FILE:LINE message), and the core's
+ * own "init failed" is left out. vigil_instance_tap(NULL, NULL, 0) ends
+ * it. Single-threaded use only. */
+void vigil_instance_tap(const struct vigil_instance *inst, char *buf,
+			size_t size);
+
 /* What host->state_dir returns; set by the daemon before instances start. */
 void vigil_host_set_state_dir(const char *dir);
 

@@ -71,38 +71,16 @@ int vigil_log_parse_level(const char *s)
 	return -1;
 }
 
-static struct {
-	const char *prefix;
-	char *buf;
-	size_t size;
-	int got;
-} tap;
-
-void vigil_log_tap(const char *prefix, char *buf, size_t size)
+void vigil_log_format(char *msg, size_t size, const char *prefix,
+		      const char *fmt, va_list ap)
 {
-	tap.prefix = buf && size ? prefix : NULL;
-	tap.buf = buf;
-	tap.size = size;
-	tap.got = 0;
-	if (tap.prefix)
-		buf[0] = '\0';
-}
+	int n = 0;
 
-void vigil_logv(int level, const char *prefix, const char *fmt, va_list ap)
-{
-	char msg[2048];
-	int n;
-
-	if (level > log_level)
-		return;
-	if (level < VIGIL_LOG_ERR)
-		level = VIGIL_LOG_ERR;
-	if (level > VIGIL_LOG_DEBUG)
-		level = VIGIL_LOG_DEBUG;
-	n = 0;
 	if (prefix)
-		n = snprintf(msg, sizeof(msg), "[%s] ", prefix);
-	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+		n = snprintf(msg, size, "[%s] ", prefix);
+	if (n < 0 || (size_t)n >= size)
+		n = 0;
+	vsnprintf(msg + n, size - (size_t)n, fmt, ap);
 	/* One event, one line: a newline inside a message would let a plugin
 	 * forge log lines, and an escape sequence would reach the terminal
 	 * of whoever reads the log. */
@@ -112,12 +90,19 @@ void vigil_logv(int level, const char *prefix, const char *fmt, va_list ap)
 		else if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
 			*p = '?';
 	}
-	if (tap.prefix && prefix && level <= VIGIL_LOG_ERR &&
-	    strcmp(prefix, tap.prefix) == 0) {
-		if (!tap.got++)
-			snprintf(tap.buf, tap.size, "%s", msg + strlen(prefix) + 3);
+}
+
+void vigil_logv(int level, const char *prefix, const char *fmt, va_list ap)
+{
+	char msg[2048];
+
+	if (level > log_level)
 		return;
-	}
+	if (level < VIGIL_LOG_ERR)
+		level = VIGIL_LOG_ERR;
+	if (level > VIGIL_LOG_DEBUG)
+		level = VIGIL_LOG_DEBUG;
+	vigil_log_format(msg, sizeof(msg), prefix, fmt, ap);
 
 	if (log_target == VIGIL_LOG_TO_SYSLOG) {
 		syslog(level, "%s", msg);

@@ -19,11 +19,10 @@ int vigil_log_parse_level(const char *s); /* -1 if unknown */
 int vigil_log_enabled(int level);
 
 /* `prefix` is a section name like "sensor.cpu", or NULL for the core. */
-/* --check-config: the error lines logged with `prefix` (an instance's
- * section) are not written but the first is kept in buf (without the
- * prefix), so that the check reports it in its own FILE:LINE message.
- * vigil_log_tap(NULL, NULL, 0) ends it. Single-threaded use only. */
-void vigil_log_tap(const char *prefix, char *buf, size_t size);
+/* "[prefix] message" (prefix may be NULL) into msg, one line: newlines
+ * become blanks and other control characters but tab '?'. */
+void vigil_log_format(char *msg, size_t size, const char *prefix,
+		      const char *fmt, va_list ap);
 
 void vigil_logv(int level, const char *prefix, const char *fmt, va_list ap)
 	VIGIL_PRINTF(3, 0);

@@ -1691,10 +1691,10 @@ int vigil_worker_check(struct vigil_instance *inst, char *why, size_t size)
 			vigil_log(VIGIL_LOG_ERR, inst->section, "%s", err);
 			_exit(VIGIL_WORKER_EXIT_LOAD);
 		}
-		vigil_log_tap(inst->section, why, size);
+		vigil_instance_tap(inst, why, size);
 		rc = vigil_instance_start(inst, NULL, NULL);
 		vigil_instance_stop(inst);
-		vigil_log_tap(NULL, NULL, 0);
+		vigil_instance_tap(NULL, NULL, 0);
 		/* init's own answer, errno and all, and the error it logged,
 		 * for the core's message. */
 		if (write(fds[1], &rc, sizeof(rc)) != (ssize_t)sizeof(rc) ||
