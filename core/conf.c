@@ -283,6 +283,7 @@ static const char *until(const char *s, const char *chars)
  * and returns the line with leading blanks stripped. */
 static const char *check_line(struct reader *r, char *line)
 {
+	const char *sep;
 	char *p = line;
 
 	/* A UTF-8 byte order mark, as some editors write: inih would skip
@@ -297,7 +298,8 @@ static const char *check_line(struct reader *r, char *line)
 		return check_header(r, p);
 	/* As inih splits it: at the first '=' or ':', unless an inline
 	 * comment (" ;") comes first, which inih refuses without a word. */
-	if (*until(p, "=:") != '=' && *until(p, "=:") != ':') {
+	sep = until(p, "=:");
+	if (*sep != '=' && *sep != ':') {
 		vigil_diag_add(r->diag,
 			       "%s:%d: expected 'key = value' or '[section]', "
 			       "found '%s'",
