@@ -282,5 +282,7 @@ void vigil_json_plugin(yajl_gen g, const struct vigil_json_plugin *p)
 	vigil_json_ku64(g, "queue_drops", p->queue_drops);
 	vigil_json_kstr(g, "last_exit", p->last_exit);
 	vigil_json_kstr(g, "isolation", p->isolation);
+	if (p->worker)
+		vigil_json_kstr(g, "worker", p->worker);
 	yajl_gen_map_close(g);
 }

@@ -82,6 +82,7 @@ struct vigil_json_plugin {
 	const char *isolation; /* "process" or "none" */
 	uint64_t calls, errors; /* plugin calls made, and those that failed */
 	uint64_t queue_drops;  /* readings dropped from its worker's queue */
+	const char *worker;    /* the worker it shares (`worker =`), or NULL */
 };
 void vigil_json_plugin(yajl_gen g, const struct vigil_json_plugin *p);
 

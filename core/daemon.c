@@ -952,6 +952,7 @@ int vigil_daemon_run(struct vigil_daemon *d)
 	vigil_host_set_state_dir(d->state_dir);
 	/* Before the core grows (and before the journal's thread exists):
 	 * what the workers inherit from the spawner stays small and shared. */
+	d->n_groups = vigil_worker_groups(d->all, d->n_all, &d->groups);
 	rc = vigil_spawner_start(&d->spawner, d->all, d->n_all);
 	if (rc < 0)
 		vigil_warn("cannot start the worker spawner (%s): workers are "
@@ -1093,6 +1094,9 @@ void vigil_daemon_free(struct vigil_daemon *d)
 	for (size_t i = 0; i < d->n_all; i++)
 		if (d->all[i]->worker)
 			vigil_worker_free(d->all[i]->worker);
+	vigil_worker_groups_free(d->groups, d->n_groups);
+	d->groups = NULL;
+	d->n_groups = 0;
 	if (d->pl.ring)
 		vigil_pipeline_free(&d->pl);
 	for (size_t i = 0; i < d->n_broken; i++)

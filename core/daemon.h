@@ -73,6 +73,8 @@ struct vigil_daemon {
 	int signals_said; /* a plugin inside vigild changed them: said once */
 	struct vigil_worker_env wenv;
 	struct vigil_spawner spawner; /* forks the workers */
+	struct vigil_wgroup *groups; /* `worker = NAME`: shared workers */
+	size_t n_groups;
 	int stop;
 	vigil_time_ns started_at;
 

@@ -339,6 +339,9 @@ static void json_plugin(yajl_gen out, const struct vigil_daemon *d,
 						    NULL,
 		.isolation = inst->worker || inst->isolated ? "process" :
 							      "none",
+		.worker = inst->worker && inst->worker->group ?
+				  inst->worker->group->name :
+				  NULL,
 		.calls = inst->calls,
 		.errors = inst->errors,
 		.queue_drops = inst->worker ? inst->worker->dropped : 0,

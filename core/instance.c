@@ -61,6 +61,12 @@ static const struct vigil_option common_options[] = {
 	 0},                                                                      \
 	{"memory_limit", VIGIL_OPT_SIZE, "64M", 0, 0, NULL,                       \
 	 "most private memory the worker may hold (0: no limit)", 0},             \
+	{"worker", VIGIL_OPT_STRING, NULL, 0, 0, NULL,                            \
+	 "a name: instances naming the same worker share one worker process, "    \
+	 "served one call at a time (less memory; one that crashes or hangs "     \
+	 "restarts the others once, then runs alone). Default: a worker of its "  \
+	 "own",                                                                   \
+	 0},                                                                      \
 	{"restart_delay", VIGIL_OPT_DURATION, "100ms", (double)VIGIL_MSEC,        \
 	 (double)(3600 * VIGIL_SEC), NULL,                                        \
 	 "first wait before restarting a dead worker; doubles per quick death",   \
@@ -395,6 +401,26 @@ static size_t apply_core_settings(struct vigil_instance *inst,
 		inst->timeout = s->v.i;
 	if ((s = slot(inst, "memory_limit")))
 		inst->memory_limit = s->v.u;
+	if ((s = slot(inst, "worker")) && s->value) {
+		if (!vigil_valid_name(s->value) || strlen(s->value) > 64) {
+			vigil_diag_add(d, "%s:%d: [%s] worker = '%s': expected "
+				       "a name (letters, digits, '_' and '-', "
+				       "at most 64)",
+				       conf->path, s->line ? s->line : inst->line,
+				       inst->section, s->value);
+			errors++;
+		} else if (inst->kind == VIGIL_KIND_ACTION) {
+			vigil_diag_add(d, "%s:%d: [%s] worker = %s: an action "
+				       "cannot share a worker (its worker starts "
+				       "for an attempt and stops after "
+				       "idle_timeout); expected no worker key",
+				       conf->path, s->line ? s->line : inst->line,
+				       inst->section, s->value);
+			errors++;
+		} else {
+			inst->worker_group = s->value;
+		}
+	}
 	if ((s = slot(inst, "restart_delay")))
 		inst->restart_delay = s->v.i;
 	if ((s = slot(inst, "restart_delay_max")))
@@ -485,6 +511,7 @@ static void warn_worker_only(const struct vigil_instance *inst,
 		{"timeout", "a call inside vigild cannot be cut short"},
 		{"memory_limit", "only a worker's memory is watched"},
 		{"idle_timeout", "the action stays loaded in vigild"},
+		{"worker", "there is no worker to share"},
 	};
 
 	for (size_t k = 0; k < VIGIL_ARRAY_SIZE(keys); k++) {

@@ -74,6 +74,7 @@ struct vigil_instance {
 	vigil_time_ns failed_retry;
 	unsigned max_restarts;
 	struct vigil_worker *worker; /* when isolated */
+	const char *worker_group;    /* `worker = NAME`, NULL: its own */
 	char *broken;        /* the plugin crashed or hung being probed: why */
 	char *broken_plugin; /* and the plugin it names */
 	struct vigil_selector match; /* rule: readings; sink: metrics */

@@ -14,9 +14,11 @@
  * worker dies with the core (PR_SET_PDEATHSIG). The spawner only ever runs
  * vigild's code, never a plugin's.
  *
- * Protocol (SOCK_SEQPACKET): the core sends the instance's section name
- * with the worker's end of its socketpair (SCM_RIGHTS); the spawner answers
- * with the worker's pid or -errno. The spawner exits at EOF.
+ * Protocol (SOCK_SEQPACKET): the core sends the section names of the
+ * instances the worker serves (one, or the members of a `worker = NAME`
+ * group) with the worker's end of each one's socketpair (SCM_RIGHTS, in
+ * the same order); the spawner answers with the worker's pid or -errno.
+ * The spawner exits at EOF.
  */
 #include "config.h"
 
@@ -44,11 +46,13 @@
 /* How long the core waits for the spawner's answer. It only forks, so
  * this is only reached when it is stopped or broken. */
 #define ANSWER_TIMEOUT_MS 2000
-#define MAX_SECTION 256
+#define NAMES_MAX 4096
 
 struct request {
 	uint32_t version;
-	char section[MAX_SECTION];
+	uint32_t n;    /* instances, 1 to VIGIL_GROUP_MAX */
+	int32_t slot;  /* the group's word in the shared page, -1: none */
+	char names[NAMES_MAX]; /* their sections, each ending in '\0' */
 };
 
 /* A fork whose child's parent is the caller's parent (the core); 0 in the
@@ -107,7 +111,7 @@ spawner_main(int fd, pid_t core, struct vigil_instance *const *all, size_t n)
 
 	for (;;) {
 		union {
-			char buf[CMSG_SPACE(4 * sizeof(int))];
+			char buf[CMSG_SPACE((VIGIL_GROUP_MAX + 1) * sizeof(int))];
 			struct cmsghdr align;
 		} u;
 		struct request req;
@@ -118,8 +122,9 @@ spawner_main(int fd, pid_t core, struct vigil_instance *const *all, size_t n)
 			.msg_control = u.buf,
 			.msg_controllen = sizeof(u.buf),
 		};
-		struct vigil_instance *inst = NULL;
-		int wfd = -1, extra = 0;
+		struct vigil_instance *insts[VIGIL_GROUP_MAX];
+		int wfds[VIGIL_GROUP_MAX], extra = 0, bad = 0;
+		size_t got = 0, found = 0;
 		ssize_t k = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
 		pid_t pid;
 
@@ -134,38 +139,54 @@ spawner_main(int fd, pid_t core, struct vigil_instance *const *all, size_t n)
 				continue;
 			for (size_t i = 0;
 			     i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-				int got;
+				int one;
 
-				memcpy(&got, CMSG_DATA(c) + i * sizeof(int),
+				memcpy(&one, CMSG_DATA(c) + i * sizeof(int),
 				       sizeof(int));
-				if (wfd < 0) {
-					wfd = got;
+				if (got < VIGIL_GROUP_MAX) {
+					wfds[got++] = one;
 				} else {
-					close(got);
+					close(one);
 					extra = 1;
 				}
 			}
 		}
-		if (k == (ssize_t)sizeof(req) && req.version == 1 &&
-		    memchr(req.section, '\0', sizeof(req.section)))
-			for (size_t i = 0; i < n && !inst; i++)
-				if (!strcmp(all[i]->section, req.section))
-					inst = all[i];
-		if (!inst || wfd < 0 || extra || (msg.msg_flags & MSG_CTRUNC)) {
-			if (wfd >= 0)
-				close(wfd);
-			answer(fd, inst ? -EBADMSG : -ENOENT);
+		if (k == (ssize_t)sizeof(req) && req.version == 2 && req.n >= 1 &&
+		    req.n <= VIGIL_GROUP_MAX &&
+		    memchr(req.names, '\0', sizeof(req.names))) {
+			const char *name = req.names, *end = req.names + NAMES_MAX;
+
+			for (; found < req.n && name < end &&
+			       memchr(name, '\0', (size_t)(end - name));
+			     found++) {
+				insts[found] = NULL;
+				for (size_t i = 0; i < n && !insts[found]; i++)
+					if (!strcmp(all[i]->section, name))
+						insts[found] = all[i];
+				if (!insts[found])
+					bad = -ENOENT;
+				name += strlen(name) + 1;
+			}
+		}
+		if (!bad && (found == 0 || found != req.n || got != found ||
+			     extra || (msg.msg_flags & MSG_CTRUNC)))
+			bad = -EBADMSG;
+		if (bad) {
+			for (size_t i = 0; i < got; i++)
+				close(wfds[i]);
+			answer(fd, bad);
 			continue;
 		}
 		pid = clone_sibling();
 		if (pid == 0) {
-			/* The worker: the socket to the core replaces the
-			 * spawner's at 3 (vigil_worker_main moves it there). */
+			/* The worker: the sockets to the core replace the
+			 * spawner's from 3 on (vigil_group_main moves them). */
 			prctl(PR_SET_NAME, comm);
-			vigil_worker_main(inst, wfd, core);
+			vigil_group_main(insts, wfds, found, core, req.slot);
 		}
 		answer(fd, pid < 0 ? -errno : (int32_t)pid);
-		close(wfd);
+		for (size_t i = 0; i < got; i++)
+			close(wfds[i]);
 	}
 }
 
@@ -222,37 +243,50 @@ static void drop(struct vigil_spawner *s, const char *why, int reaped)
 }
 
 pid_t vigil_spawner_spawn(struct vigil_spawner *s,
-			  const struct vigil_instance *inst, int fd)
+			  struct vigil_instance *const *insts, const int *fds,
+			  size_t n, int slot)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(VIGIL_GROUP_MAX * sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct request req = {.version = 1};
+	struct request req;
 	struct iovec iov = {.iov_base = &req, .iov_len = sizeof(req)};
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
 		.msg_control = u.buf,
-		.msg_controllen = sizeof(u.buf),
+		.msg_controllen = CMSG_SPACE(n * sizeof(int)),
 	};
 	struct cmsghdr *c;
 	struct pollfd pfd;
 	int32_t reply;
 	ssize_t k;
+	size_t off = 0;
 	char why[128];
 
 	if (!s || s->fd < 0)
 		return -ENOTCONN;
-	if (strlen(inst->section) >= sizeof(req.section))
-		return -ENAMETOOLONG;
+	if (n == 0 || n > VIGIL_GROUP_MAX)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	req.version = 2;
+	req.n = (uint32_t)n;
+	req.slot = slot;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(insts[i]->section) + 1;
+
+		if (off + len >= sizeof(req.names))
+			return -ENAMETOOLONG;
+		memcpy(req.names + off, insts[i]->section, len);
+		off += len;
+	}
 	memset(u.buf, 0, sizeof(u.buf));
-	strcpy(req.section, inst->section);
 	c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
 	while ((k = sendmsg(s->fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
 		;
 	if (k != (ssize_t)sizeof(req)) {

@@ -12,7 +12,6 @@
 #ifndef VIGIL_SPAWNER_H
 #define VIGIL_SPAWNER_H
 
-#include <stddef.h>
 #include <sys/types.h>
 
 struct vigil_instance;
@@ -28,13 +27,15 @@ struct vigil_spawner {
 int vigil_spawner_start(struct vigil_spawner *s,
 			struct vigil_instance *const *all, size_t n);
 
-/* Has the spawner fork the worker of `inst`, with `fd` (the worker's end
- * of its socketpair; still the caller's to close). Returns the worker's
- * pid, a child of the caller; -ENOTCONN when there is no spawner (or it
- * failed now: it is dropped with one warning), another -errno when the
- * fork failed. */
+/* Has the spawner fork the worker of the n instances `insts` (one, or
+ * the members of a group, whose word in the shared page is `slot`, else
+ * -1), with fds[i] the worker's end of insts[i]'s socketpair (still the
+ * caller's to close). Returns the worker's pid, a child of the caller;
+ * -ENOTCONN when there is no spawner (or it failed now: it is dropped with
+ * one warning), another -errno when the fork failed. */
 pid_t vigil_spawner_spawn(struct vigil_spawner *s,
-			  const struct vigil_instance *inst, int fd);
+			  struct vigil_instance *const *insts, const int *fds,
+			  size_t n, int slot);
 
 /* On SIGCHLD: reaps the spawner if it died, with one warning. */
 void vigil_spawner_sigchld(struct vigil_spawner *s);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -44,6 +45,13 @@
 /* A worker stopping for idle_timeout gets this long to run fini. */
 #define PARK_GRACE (2 * VIGIL_SEC)
 /* An init that fails (not a crash) is retried after 1s, 2s, 4s, ... */
+/* Whose fault a death in a group is (struct vigil_worker's `fault`): the
+ * member the process was serving (from the shared page), the member whose
+ * socket carried nonsense, or every member (the memory limit). */
+#define WORKER_FAULT_SERVING 0
+#define WORKER_FAULT_SELF 1
+#define WORKER_FAULT_ALL 2
+
 #define INIT_RETRY_MIN VIGIL_SEC
 #define INIT_RETRY_MAX (300 * VIGIL_SEC)
 
@@ -275,9 +283,12 @@ static int read_full(int fd, void *buf, size_t n)
 }
 
 /* Makes the process a clean worker: signals back to their defaults, its
- * own process group, death with the core, only `fd` (as 3) and stdio. */
-static int child_setup(struct vigil_instance *inst, int fd, pid_t core)
+ * own process group, death with the core, only the n sockets `fds` (as 3,
+ * 4, ...) and stdio; its address space bounded by `limit`. */
+static void child_setup(const int *fds, size_t n, uint64_t limit, pid_t core)
 {
+	int tmp[VIGIL_GROUP_MAX];
+
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -288,20 +299,25 @@ static int child_setup(struct vigil_instance *inst, int fd, pid_t core)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != core)
 		_exit(1); /* the core died before we could ask */
-	if (fd != 3) {
-		if (dup2(fd, 3) < 0)
+	/* Above every target first, so no socket is overwritten by
+	 * another's move. */
+	for (size_t i = 0; i < n; i++)
+		if ((tmp[i] = fcntl(fds[i], F_DUPFD, 3 + VIGIL_GROUP_MAX)) < 0)
 			_exit(VIGIL_WORKER_EXIT_SOCKET);
-		close(fd);
+	for (size_t i = 0; i < n; i++) {
+		if (dup2(tmp[i], 3 + (int)i) < 0)
+			_exit(VIGIL_WORKER_EXIT_SOCKET);
+		/* Not for the programs a plugin runs: one that outlived the
+		 * worker would hold its socket, and a write of its would be
+		 * a frame. */
+		fcntl(3 + (int)i, F_SETFD, FD_CLOEXEC);
 	}
-	/* Not for the programs a plugin runs: one that outlived the worker
-	 * would hold its socket, and a write of its would be a frame. */
-	fcntl(3, F_SETFD, FD_CLOEXEC);
-	close_range(4, ~0U, 0);
+	close_range(3 + (unsigned)n, ~0U, 0);
 #if !defined(__SANITIZE_ADDRESS__)
 	/* Bound the address space a little beyond the limit the core checks,
 	 * so a runaway allocation fails here instead of swapping the board.
 	 * (AddressSanitizer reserves terabytes of address space: not there.) */
-	if (inst->memory_limit) {
+	if (limit) {
 		struct rlimit rl;
 		long pages = 0;
 		FILE *f = fopen("/proc/self/statm", "re");
@@ -312,11 +328,10 @@ static int child_setup(struct vigil_instance *inst, int fd, pid_t core)
 			fclose(f);
 		}
 		rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)getpagesize() +
-					    inst->memory_limit * 2;
+					    limit * 2;
 		setrlimit(RLIMIT_AS, &rl);
 	}
 #endif
-	return 3;
 }
 
 /* The definitions at the head of a batch from the core. */
@@ -496,78 +511,160 @@ static void child_fini(struct child *c)
 	vigil_instance_stop(inst);
 }
 
+/* Serves one call from the core on c's socket. 1 once the instance has
+ * finished (fini); exits the process when the core is gone or sent
+ * nonsense. */
+static int serve(struct child *c)
+{
+	struct vigil_instance *inst = c->inst;
+	unsigned char head[VIGIL_FRAME_HEADER];
+	struct vigil_wire_reader r;
+	struct vigil_frame f;
+	uint32_t len;
+	size_t used;
+	int rc, k = read_full(c->fd, head, sizeof(head));
+
+	if (k <= 0)
+		_exit(0); /* the core went away */
+	memcpy(&len, head, 4);
+	if (len > VIGIL_FRAME_MAX || !vigil_msg_known(head[5]))
+		_exit(2);
+	vigil_grow((void **)&c->in, &c->in_cap, sizeof(head) + len, 1);
+	memcpy(c->in, head, sizeof(head));
+	if (len && read_full(c->fd, c->in + sizeof(head), len) <= 0)
+		_exit(0);
+	if (vigil_frame_parse(c->in, sizeof(head) + len, &f, &used, NULL, 0) !=
+	    1)
+		_exit(2);
+	vigil_wire_reader_init(&r, &f);
+	switch (f.type) {
+	case VIGIL_MSG_READ:
+		rc = inst->desc->read(inst->state, &inst->ctx);
+		batch_flush(c);
+		child_reply(c, f.seq, rc, NULL);
+		break;
+	case VIGIL_MSG_EVAL:
+		serve_eval(c, &r, f.seq);
+		break;
+	case VIGIL_MSG_WRITE:
+		serve_write(c, &r, f.seq);
+		break;
+	case VIGIL_MSG_DELIVER:
+		serve_deliver(c, &r, f.seq);
+		break;
+	case VIGIL_MSG_FLUSH:
+		rc = inst->desc->flush ? inst->desc->flush(inst->state, &inst->ctx) :
+					 0;
+		child_reply(c, f.seq, rc, NULL);
+		break;
+	case VIGIL_MSG_RUN:
+		serve_run(c, &r, f.seq);
+		break;
+	case VIGIL_MSG_FINI:
+		vigil_wire_reader_free(&r);
+		child_fini(c);
+		return 1;
+	default:
+		_exit(2);
+	}
+	vigil_wire_reader_free(&r);
+	return 0;
+}
+
+/* The page a group's processes share with the core: word `slot` is the
+ * member a group's process is serving (-1: none), so the core knows whom
+ * to blame for its death. Mapped before the spawner is forked. */
+static volatile int32_t *shared_slots;
+static size_t n_shared_slots;
+
+void vigil_group_main(struct vigil_instance *const *insts, const int *fds, size_t n,
+		 pid_t core, int slot)
+{
+	static struct child c[VIGIL_GROUP_MAX];
+	volatile int32_t *serving = slot >= 0 && (size_t)slot < n_shared_slots ?
+					    &shared_slots[slot] :
+					    NULL;
+	uint64_t limit = 0;
+	size_t left = n;
+	char err[1024];
+
+	for (size_t i = 0; i < n; i++) {
+		if (!insts[i]->memory_limit) {
+			limit = 0;
+			break;
+		}
+		limit += insts[i]->memory_limit;
+	}
+	child_setup(fds, n, limit, core);
+	for (size_t i = 0; i < n; i++) {
+		struct vigil_instance *inst = insts[i];
+		int rc;
+
+		c[i].inst = inst;
+		c[i].fd = 3 + (int)i;
+		if (serving)
+			*serving = (int32_t)i;
+		if (vigil_module_load_here(inst->mod, err, sizeof(err)) < 0) {
+			vigil_log(VIGIL_LOG_ERR, inst->section, "%s", err);
+			_exit(VIGIL_WORKER_EXIT_LOAD);
+		}
+		vigil_batch_begin(&c[i].batch, VIGIL_MSG_READINGS);
+		rc = vigil_instance_start(inst, &child_emit, &c[i]);
+		batch_flush(&c[i]);
+		child_reply(&c[i], 0, rc, NULL);
+		if (rc < 0 && n == 1)
+			_exit(rc == VIGIL_EFATAL ? VIGIL_WORKER_EXIT_CONFIG : 1);
+		if (rc < 0) {
+			/* In a group, the others go on: the core reads the
+			 * reply, and the member leaves (init_failed_in_group). */
+			close(c[i].fd);
+			c[i].fd = -1;
+			if (--left == 0)
+				_exit(1);
+		}
+	}
+	if (serving)
+		*serving = -1;
+	if (n == 1) /* no poll per call */
+		for (;;)
+			if (serve(&c[0]))
+				_exit(0);
+	for (;;) {
+		struct pollfd p[VIGIL_GROUP_MAX];
+
+		for (size_t i = 0; i < n; i++) {
+			p[i].fd = c[i].fd; /* -1 once finished: skipped */
+			p[i].events = POLLIN;
+			p[i].revents = 0;
+		}
+		if (poll(p, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(VIGIL_WORKER_EXIT_SOCKET);
+		}
+		for (size_t i = 0; i < n; i++) {
+			int done;
+
+			if (!p[i].revents || c[i].fd < 0)
+				continue;
+			if (serving)
+				*serving = (int32_t)i;
+			done = serve(&c[i]);
+			if (serving)
+				*serving = -1;
+			if (done) {
+				close(c[i].fd);
+				c[i].fd = -1;
+				if (--left == 0)
+					_exit(0);
+			}
+		}
+	}
+}
+
 void vigil_worker_main(struct vigil_instance *inst, int fd, pid_t core)
 {
-	struct child c = {0};
-	char err[1024];
-	int rc;
-
-	c.inst = inst;
-	c.fd = child_setup(inst, fd, core);
-	if (vigil_module_load_here(inst->mod, err, sizeof(err)) < 0) {
-		vigil_log(VIGIL_LOG_ERR, inst->section, "%s", err);
-		_exit(VIGIL_WORKER_EXIT_LOAD);
-	}
-	vigil_batch_begin(&c.batch, VIGIL_MSG_READINGS);
-	rc = vigil_instance_start(inst, &child_emit, &c);
-	batch_flush(&c);
-	child_reply(&c, 0, rc, NULL);
-	if (rc < 0)
-		_exit(rc == VIGIL_EFATAL ? VIGIL_WORKER_EXIT_CONFIG : 1);
-
-	for (;;) {
-		unsigned char head[VIGIL_FRAME_HEADER];
-		struct vigil_wire_reader r;
-		struct vigil_frame f;
-		uint32_t len;
-		size_t used;
-		int k = read_full(c.fd, head, sizeof(head));
-
-		if (k <= 0)
-			_exit(0); /* the core went away */
-		memcpy(&len, head, 4);
-		if (len > VIGIL_FRAME_MAX || !vigil_msg_known(head[5]))
-			_exit(2);
-		vigil_grow((void **)&c.in, &c.in_cap, sizeof(head) + len, 1);
-		memcpy(c.in, head, sizeof(head));
-		if (len && read_full(c.fd, c.in + sizeof(head), len) <= 0)
-			_exit(0);
-		if (vigil_frame_parse(c.in, sizeof(head) + len, &f, &used,
-				      NULL, 0) != 1)
-			_exit(2);
-		vigil_wire_reader_init(&r, &f);
-		switch (f.type) {
-		case VIGIL_MSG_READ:
-			rc = inst->desc->read(inst->state, &inst->ctx);
-			batch_flush(&c);
-			child_reply(&c, f.seq, rc, NULL);
-			break;
-		case VIGIL_MSG_EVAL:
-			serve_eval(&c, &r, f.seq);
-			break;
-		case VIGIL_MSG_WRITE:
-			serve_write(&c, &r, f.seq);
-			break;
-		case VIGIL_MSG_DELIVER:
-			serve_deliver(&c, &r, f.seq);
-			break;
-		case VIGIL_MSG_FLUSH:
-			rc = inst->desc->flush ?
-				     inst->desc->flush(inst->state, &inst->ctx) :
-				     0;
-			child_reply(&c, f.seq, rc, NULL);
-			break;
-		case VIGIL_MSG_RUN:
-			serve_run(&c, &r, f.seq);
-			break;
-		case VIGIL_MSG_FINI:
-			child_fini(&c);
-			_exit(0);
-		default:
-			_exit(2);
-		}
-		vigil_wire_reader_free(&r);
-	}
+	vigil_group_main(&inst, &fd, 1, core, -1);
 }
 
 /* ======================================================= the core's side */
@@ -976,20 +1073,25 @@ static void exit_reason(struct vigil_worker *w, int status, char *buf,
  * The worker is gone, or must go: kill its process group (whatever it
  * forked dies with it), reap it, and decide when it runs again.
  */
-static void worker_died(struct vigil_worker *w,
-			const struct vigil_worker_env *env, vigil_time_ns now,
-			int rc, const char *reason)
+static void group_died(struct vigil_worker *w,
+		       const struct vigil_worker_env *env, vigil_time_ns now,
+		       int rc, const char *reason);
+static int process_frames(struct vigil_worker *w,
+			  const struct vigil_worker_env *env, vigil_time_ns now,
+			  char *why, size_t whylen);
+
+/* What follows the death of w's worker `pid` (0: none started), reaped
+ * with `status`. */
+static void worker_ended(struct vigil_worker *w,
+			 const struct vigil_worker_env *env, vigil_time_ns now,
+			 int rc, const char *reason, pid_t pid, int status)
 {
 	struct vigil_instance *inst = w->inst;
 	char when[32], what[48] = "could not start a worker";
-	pid_t pid = w->pid;
-	int status = 0;
 	vigil_time_ns delay;
 
-	if (pid > 0) {
-		status = kill_and_reap(pid);
+	if (pid > 0)
 		snprintf(what, sizeof(what), "worker %d died", (int)pid);
-	}
 	detach(w, env);
 	w->rx_len = 0;
 	w->deadline = 0;
@@ -1064,51 +1166,260 @@ static void worker_died(struct vigil_worker *w,
 		  (unsigned long long)w->restarts);
 }
 
-void vigil_worker_spawn(struct vigil_worker *w,
-			const struct vigil_worker_env *env, vigil_time_ns now)
+static void worker_died(struct vigil_worker *w,
+			const struct vigil_worker_env *env, vigil_time_ns now,
+			int rc, const char *reason)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
-	pid_t core = getpid(), pid;
-	const char *by;
-	int sv[2];
+	pid_t pid = w->pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		char why[96];
-		snprintf(why, sizeof(why), "socketpair: %s", strerror(errno));
-		worker_died(w, env, now, -ECONNRESET, why);
-		return;
+	if (w->group && pid > 0) {
+		if (pid == w->group->pid)
+			group_died(w, env, now, rc, reason);
+		return; /* else: its group's death is being handled */
 	}
-	pid = vigil_spawner_spawn(env->spawner, w->inst, sv[1]);
-	by = "the spawner";
-	if (pid == -ENOTCONN) {
-		/* No spawner: the core forks the worker itself. */
-		fflush(stderr);
-		by = "the core";
-		pid = fork();
-		if (pid < 0)
-			pid = -errno;
-		if (pid == 0) {
-			close(sv[0]);
-			vigil_worker_main(w->inst, sv[1], core);
+	worker_ended(w, env, now, rc, reason, pid,
+		     pid > 0 ? kill_and_reap(pid) : 0);
+}
+
+/* ------------------------------------------------------ worker groups */
+
+size_t vigil_worker_groups(struct vigil_instance *const *all, size_t n,
+			   struct vigil_wgroup **out)
+{
+	struct vigil_wgroup *g;
+	size_t ng = 0, names = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < n; i++)
+		names += all[i]->isolated && all[i]->worker_group;
+	if (!names)
+		return 0;
+	shared_slots = mmap(NULL, names * sizeof(int32_t),
+			    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			    -1, 0);
+	if (shared_slots == MAP_FAILED) {
+		vigil_warn("cannot map the page worker groups share (%s): "
+			   "every instance gets a worker of its own",
+			   strerror(errno));
+		shared_slots = NULL;
+		return 0;
+	}
+	g = vigil_xcalloc(names, sizeof(*g));
+	for (size_t i = 0; i < n; i++) {
+		struct vigil_instance *inst = all[i];
+		size_t j;
+
+		if (!inst->isolated || !inst->worker_group)
+			continue;
+		for (j = 0; j < ng && strcmp(g[j].name, inst->worker_group); j++)
+			;
+		if (j == ng) {
+			g[ng].name = vigil_xstrdup(inst->worker_group);
+			g[ng].slot = (int)ng;
+			shared_slots[ng] = -1;
+			ng++;
+		}
+		if (g[j].n == VIGIL_GROUP_MAX) {
+			vigil_log(VIGIL_LOG_WARNING, inst->section,
+				  "worker = %s serves %d instances already, "
+				  "the most one worker serves: this one runs "
+				  "in a worker of its own",
+				  g[j].name, VIGIL_GROUP_MAX);
+			continue;
+		}
+		if (!inst->worker) {
+			inst->worker = vigil_xcalloc(1, sizeof(*inst->worker));
+			vigil_worker_init(inst->worker, inst);
+		}
+		inst->worker->group = &g[j];
+		g[j].m[g[j].n++] = inst->worker;
+	}
+	for (size_t j = 0; j < ng; j++) {
+		for (size_t k = 0; k < g[j].n; k++) {
+			uint64_t l = g[j].m[k]->inst->memory_limit;
+
+			if (!l) {
+				g[j].memory_limit = 0;
+				break;
+			}
+			g[j].memory_limit += l;
 		}
 	}
-	if (pid < 0) {
-		char why[96];
-		snprintf(why, sizeof(why), "fork: %s", strerror(-pid));
-		close(sv[0]);
-		close(sv[1]);
-		worker_died(w, env, now, -ECONNRESET, why);
+	n_shared_slots = ng;
+	*out = g;
+	return ng;
+}
+
+void vigil_worker_groups_free(struct vigil_wgroup *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < g[i].n; k++)
+			g[i].m[k]->group = NULL;
+		free(g[i].name);
+	}
+	free(g);
+}
+
+/* The member g's process is serving now, or NULL. */
+static struct vigil_worker *serving(const struct vigil_wgroup *g)
+{
+	int32_t s = shared_slots && (size_t)g->slot < n_shared_slots ?
+			    shared_slots[g->slot] :
+			    -1;
+
+	return s >= 0 && (size_t)s < g->n_at && g->at[s]->group == g ?
+		       g->at[s] :
+		       NULL;
+}
+
+/* Takes what the member's socket still holds (readings sent, the reply
+ * that says why init failed) before its process is killed. */
+static void drain(struct vigil_worker *x, const struct vigil_worker_env *env,
+		  vigil_time_ns now)
+{
+	char why[192];
+
+	while (x->fd >= 0) {
+		ssize_t k;
+
+		vigil_grow((void **)&x->rx, &x->rx_cap, x->rx_len + 65536, 1);
+		k = recv(x->fd, x->rx + x->rx_len, x->rx_cap - x->rx_len,
+			 MSG_DONTWAIT);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		x->rx_len += (size_t)k;
+		if (process_frames(x, env, now, why, sizeof(why)) < 0)
+			break;
+	}
+}
+
+/* Leaves the group: a worker of its own from now on. */
+static void leave(struct vigil_worker *x)
+{
+	struct vigil_wgroup *g = x->group;
+	size_t k = 0;
+
+	for (size_t i = 0; i < g->n; i++)
+		if (g->m[i] != x)
+			g->m[k++] = g->m[i];
+	g->n = k;
+	x->group = NULL;
+}
+
+/* A member's init failed: the group's process closed its socket and
+ * serves the others on. The member leaves the group, ended as its own
+ * worker's exit would have ended it (retried, or FATAL). */
+static void init_failed_in_group(struct vigil_worker *w,
+				 const struct vigil_worker_env *env,
+				 vigil_time_ns now, int rc)
+{
+	struct vigil_wgroup *g = w->group;
+	pid_t pid = w->pid;
+	int status = (rc == VIGIL_EFATAL ? VIGIL_WORKER_EXIT_CONFIG : 1) << 8;
+
+	leave(w);
+	vigil_log(VIGIL_LOG_NOTICE, w->inst->section,
+		  "leaves worker %s: it runs in a worker of its own from now "
+		  "on", g->name);
+	worker_ended(w, env, now, -ECONNRESET, w->init_error, pid, status);
+	if (!g->n && g->pid > 0) {
+		/* the last: its process ends with it */
+		kill_and_reap(g->pid);
+		g->pid = 0;
+	}
+}
+
+/* The process of w's group died, or must: see struct vigil_wgroup. */
+static void group_died(struct vigil_worker *w,
+		       const struct vigil_worker_env *env, vigil_time_ns now,
+		       int rc, const char *reason)
+{
+	struct vigil_wgroup *g = w->group;
+	struct vigil_worker *guilty = NULL, *on = serving(g);
+	pid_t pid = g->pid;
+	char why[192];
+	int status;
+
+	/* Nobody else handles it meanwhile: members whose pid is not the
+	 * group's return at once from worker_died. */
+	g->pid = 0;
+	for (size_t i = 0; i < g->n; i++)
+		drain(g->m[i], env, now);
+	status = kill_and_reap(pid);
+	if (w->fault == WORKER_FAULT_SELF)
+		guilty = w;
+	else if (w->fault == WORKER_FAULT_SERVING)
+		guilty = on ? on : rc == -ETIMEDOUT ? w : NULL;
+	w->fault = WORKER_FAULT_SERVING;
+	if (shared_slots)
+		shared_slots[g->slot] = -1;
+	snprintf(why, sizeof(why), "%s", reason);
+	if (guilty && guilty != w && rc != -ETIMEDOUT) {
+		exit_reason(guilty, status, why, sizeof(why)); /* its words */
+	} else if (guilty && guilty != w) {
+		/* w's call waited; the one it waited for is late */
+		char allowed[32];
+		int type = guilty->inflight ? guilty->inflight->type :
+					      VIGIL_MSG_INIT;
+
+		vigil_format_duration(call_timeout(guilty, type), allowed,
+				      sizeof(allowed));
+		snprintf(why, sizeof(why), "missed its %s deadline in %s",
+			 allowed, guilty->call ? guilty->call : "a call");
+	}
+	if (!guilty) {
+		/* Nobody in particular: each member takes the death, and
+		 * none shares a worker again. */
+		while (g->n) {
+			struct vigil_worker *x = g->m[0];
+
+			leave(x);
+			worker_ended(x, env, now, x == w ? rc : -ECONNRESET,
+				     why, pid, status);
+		}
 		return;
 	}
-	/* Also here, so no signal to the group can race the child's own
-	 * setpgid. */
-	setpgid(pid, pid);
-	close(sv[1]);
-	vigil_log(VIGIL_LOG_DEBUG, w->inst->section, "worker %d forked by %s",
-		  (int)pid, by);
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	leave(guilty);
+	vigil_log(VIGIL_LOG_NOTICE, guilty->inst->section,
+		  "leaves worker %s: it runs in a worker of its own from now "
+		  "on", g->name);
+	worker_ended(guilty, env, now, guilty == w ? rc : -ECONNRESET, why,
+		     pid, status);
+	for (size_t i = 0; i < g->n; i++) {
+		struct vigil_worker *x = g->m[i];
+
+		detach(x, env);
+		x->rx_len = 0;
+		x->deadline = 0;
+		x->woken = 0;
+		forget_series(x);
+		x->restarts++;
+		if (snprintf(x->reason, sizeof(x->reason),
+			     "restarted with worker %s: %s %s", g->name,
+			     guilty->inst->section, why) >= (int)sizeof(x->reason))
+			x->reason[sizeof(x->reason) - 1] = '\0'; /* cut */
+		x->state = VIGIL_WORKER_BACKOFF;
+		x->restart_at = now;
+		fail_calls(x, -ECONNRESET);
+		vigil_log(VIGIL_LOG_WARNING, x->inst->section,
+			  "worker %d (%s) died with %s: restarting at once "
+			  "(restart %llu)",
+			  (int)pid, g->name, guilty->inst->section,
+			  (unsigned long long)x->restarts);
+	}
+}
+
+/* w's worker `pid` is forked; `fd` is w's end of its socket. */
+static void attach(struct vigil_worker *w, const struct vigil_worker_env *env,
+		   pid_t pid, int fd, vigil_time_ns now)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
 	w->pid = pid;
-	w->fd = sv[0];
+	w->fd = fd;
 	w->epfd = env->epfd;
 	w->want_out = 0;
 	w->seq = 0;
@@ -1124,8 +1435,106 @@ void vigil_worker_spawn(struct vigil_worker *w,
 	if (epoll_ctl(env->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
 		char why[96];
 		snprintf(why, sizeof(why), "epoll: %s", strerror(errno));
+		w->fault = WORKER_FAULT_SELF;
 		worker_died(w, env, now, -ECONNRESET, why);
 	}
+}
+
+/* Forks one worker for the n instances of ws (one, or a group's members,
+ * `slot` its word in the shared page). On failure each is ended with the
+ * reason, as a worker of its own. */
+static void spawn(struct vigil_worker *const *ws, size_t n, int slot,
+		  const struct vigil_worker_env *env, vigil_time_ns now)
+{
+	struct vigil_instance *insts[VIGIL_GROUP_MAX];
+	int mine[VIGIL_GROUP_MAX], theirs[VIGIL_GROUP_MAX];
+	pid_t core = getpid(), pid = 0;
+	const char *by = "the spawner";
+	char why[96] = "";
+	size_t made = 0;
+
+	for (; made < n; made++) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+			snprintf(why, sizeof(why), "socketpair: %s",
+				 strerror(errno));
+			break;
+		}
+		mine[made] = sv[0];
+		theirs[made] = sv[1];
+		insts[made] = ws[made]->inst;
+	}
+	if (!*why) {
+		pid = vigil_spawner_spawn(env->spawner, insts, theirs, n, slot);
+		if (pid == -ENOTCONN) {
+			/* No spawner: the core forks the worker itself. */
+			fflush(stderr);
+			by = "the core";
+			pid = fork();
+			if (pid < 0)
+				pid = -errno;
+			if (pid == 0) {
+				for (size_t i = 0; i < n; i++)
+					close(mine[i]);
+				vigil_group_main(insts, theirs, n, core, slot);
+			}
+		}
+		if (pid < 0)
+			snprintf(why, sizeof(why), "fork: %s", strerror(-pid));
+	}
+	for (size_t i = 0; i < made; i++) {
+		close(theirs[i]);
+		if (*why)
+			close(mine[i]);
+	}
+	if (*why) {
+		for (size_t i = 0; i < n; i++) {
+			struct vigil_worker *x = ws[i];
+
+			if (x->group)
+				leave(x);
+			worker_ended(x, env, now, -ECONNRESET, why, 0, 0);
+		}
+		return;
+	}
+	/* Also here, so no signal to the group can race the child's own
+	 * setpgid. */
+	setpgid(pid, pid);
+	if (n > 1 || slot >= 0)
+		vigil_log(VIGIL_LOG_DEBUG, NULL, "worker %d (%s, %zu instances) "
+			  "forked by %s", (int)pid, ws[0]->group->name, n, by);
+	if (ws[0]->group) {
+		struct vigil_wgroup *g = ws[0]->group;
+
+		g->pid = pid;
+		memcpy(g->at, ws, n * sizeof(*ws));
+		g->n_at = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		vigil_log(VIGIL_LOG_DEBUG, ws[i]->inst->section,
+			  "worker %d forked by %s", (int)pid, by);
+		if (ws[i]->group && ws[i]->group->pid != pid) {
+			close(mine[i]); /* it died already: restarted anew */
+			continue;
+		}
+		attach(ws[i], env, pid, mine[i], now);
+	}
+}
+
+void vigil_worker_spawn(struct vigil_worker *w,
+			const struct vigil_worker_env *env, vigil_time_ns now)
+{
+	struct vigil_wgroup *g = w->group;
+
+	if (!g) {
+		spawn(&w, 1, -1, env, now);
+		return;
+	}
+	if (g->pid > 0)
+		return; /* started with another member */
+	/* Its members are all down together (one that fails leaves). */
+	spawn(g->m, g->n, g->slot, env, now);
 }
 
 int vigil_worker_read(struct vigil_worker *w, vigil_time_ns now,
@@ -1175,6 +1584,8 @@ static void on_reply(struct vigil_worker *w,
 		if (rc < 0) {
 			snprintf(w->init_error, sizeof(w->init_error),
 				 "init failed: %s", strerror(-rc));
+			if (w->group)
+				init_failed_in_group(w, env, now, rc);
 			return;
 		}
 		w->state = VIGIL_WORKER_IDLE;
@@ -1196,6 +1607,7 @@ static void on_reply(struct vigil_worker *w,
 	}
 	if (!c) {
 		/* Only a worker that lost count answers what was not asked. */
+		w->fault = WORKER_FAULT_SELF;
 		worker_died(w, env, now, -ECONNRESET,
 			    "protocol error: a reply to no call");
 		return;
@@ -1205,11 +1617,13 @@ static void on_reply(struct vigil_worker *w,
 		snprintf(why, sizeof(why),
 			 "protocol error: a reply to call %u, expected %u",
 			 (unsigned)seq, (unsigned)c->seq);
+		w->fault = WORKER_FAULT_SELF;
 		worker_died(w, env, now, -ECONNRESET, why);
 		return;
 	}
 	if (c == w->tx) {
 		/* Answered before it was all written: not a reply to it. */
+		w->fault = WORKER_FAULT_SELF;
 		worker_died(w, env, now, -ECONNRESET,
 			    "protocol error: a reply to a call not yet sent");
 		return;
@@ -1396,6 +1810,7 @@ void vigil_worker_io(struct vigil_worker *w,
 		w->rx_len += (size_t)k;
 		got += (size_t)k;
 		if (process_frames(w, env, now, why, sizeof(why)) < 0) {
+			w->fault = WORKER_FAULT_SELF;
 			worker_died(w, env, now, -ECONNRESET, why);
 			return;
 		}
@@ -1473,6 +1888,7 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 				vigil_time_ns now)
 {
 	struct vigil_instance *inst = w->inst;
+	uint64_t limit = w->group ? w->group->memory_limit : inst->memory_limit;
 	char why[192];
 
 	switch (w->state) {
@@ -1511,30 +1927,43 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 	default:
 		break;
 	}
-	if (w->pid > 0 && inst->memory_limit && now >= w->mem_check_at) {
+	if (w->pid > 0 && limit && now >= w->mem_check_at) {
 		uint64_t rss = private_of(w->pid);
 
 		w->mem_check_at = now + (w->state == VIGIL_WORKER_IDLE ?
 						 MEM_CHECK_IDLE :
 						 MEM_CHECK_BUSY);
-		if (rss > inst->memory_limit) {
+		if (rss > limit) {
 			char a[32], b[32];
 
 			snprintf(why, sizeof(why),
-				 "exceeded memory_limit (%s > %s)",
+				 "exceeded memory_limit (%s > %s%s)",
 				 size_text(a, sizeof(a), rss),
-				 size_text(b, sizeof(b), inst->memory_limit));
+				 size_text(b, sizeof(b), limit),
+				 w->group ? ", its worker's members' added" : "");
+			w->fault = WORKER_FAULT_ALL;
 			worker_died(w, env, now, -ECONNRESET, why);
 		}
 	}
+	if (w->group && w->pid > 0 && w->deadline && now >= w->deadline) {
+		/* Its call waited behind a sibling's, still within that one's
+		 * own deadline: its time runs from that call's end. */
+		struct vigil_worker *on = serving(w->group);
+
+		if (on && on != w && on->deadline && now < on->deadline)
+			w->deadline = on->deadline +
+				      call_timeout(w, w->inflight ?
+							      w->inflight->type :
+							      VIGIL_MSG_INIT);
+	}
 	if (w->pid > 0 && w->deadline && now >= w->deadline) {
-		char limit[32];
+		char allowed[32];
 		int type = w->inflight ? w->inflight->type : VIGIL_MSG_INIT;
 
-		vigil_format_duration(call_timeout(w, type), limit,
-				      sizeof(limit));
+		vigil_format_duration(call_timeout(w, type), allowed,
+				      sizeof(allowed));
 		snprintf(why, sizeof(why), "missed its %s deadline in %s",
-			 limit, w->call ? w->call : "a call");
+			 allowed, w->call ? w->call : "a call");
 		worker_died(w, env, now, -ETIMEDOUT, why);
 	}
 	switch (w->state) {
@@ -1544,16 +1973,13 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 	case VIGIL_WORKER_IDLE:
 		if (inst->idle_timeout && !w->q_len)
 			return earliest(earliest(w->deadline,
-						 inst->memory_limit ?
-							 w->mem_check_at :
-							 0),
+						 limit ? w->mem_check_at : 0),
 					w->last_call + inst->idle_timeout);
 		/* fall through */
 	case VIGIL_WORKER_STARTING:
 	case VIGIL_WORKER_BUSY:
 	case VIGIL_WORKER_PARKING:
-		return earliest(w->deadline,
-				inst->memory_limit ? w->mem_check_at : 0);
+		return earliest(w->deadline, limit ? w->mem_check_at : 0);
 	case VIGIL_WORKER_STANDBY:
 		return w->q_len ? now : 0;
 	default:
@@ -1574,6 +2000,24 @@ static void said_if_crashed(struct vigil_worker *w, int status)
 		  "worker %d died while stopping: %s", (int)w->pid, why);
 }
 
+/* A group's member has finished (fini): its process closed the member's
+ * socket. What else the socket holds is not read any more. */
+static int member_closed(struct vigil_worker *w)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t k = recv(w->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (k == 0)
+			return 1;
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return errno != EAGAIN && errno != EWOULDBLOCK;
+	}
+}
+
 /* Waits (polling, 1 ms) until every worker of ws that is still running
  * (its bit in `left`, cleared as each exits) has exited, or `until`;
  * says so of one that crashed when `say`. Returns how many are left. */
@@ -1587,9 +2031,15 @@ static size_t wait_all(struct vigil_worker **ws, size_t n,
 
 		k = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (left[i] && peek_exit(ws[i]->pid, &status)) {
+			if (left[i] && ws[i]->group && member_closed(ws[i])) {
+				left[i] = 0; /* its fini done; the others go on */
+			} else if (left[i] && peek_exit(ws[i]->pid, &status)) {
+				int first = 1;
+
 				left[i] = 0;
-				if (say)
+				for (size_t j = 0; j < i && first; j++)
+					first = !ws[j] || ws[j]->pid != ws[i]->pid;
+				if (say && first) /* a group's, once */
 					said_if_crashed(ws[i], status);
 			}
 			k += left[i];
@@ -1644,13 +2094,23 @@ void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct vigil_worker *w = ws[i];
+		struct vigil_wgroup *g = w ? w->group : NULL;
+		pid_t pid = w ? w->pid : 0;
+		int others = 0;
 
-		if (!w || w->pid <= 0)
+		if (pid <= 0)
 			continue;
-		kill_and_reap(w->pid);
 		detach(w, env);
 		w->state = VIGIL_WORKER_DOWN;
 		fail_calls(w, -ECONNRESET);
+		/* A group's process serves the members not stopped yet. */
+		for (size_t k = 0; g && k < g->n; k++)
+			others |= g->m[k]->pid == pid;
+		if (!others) {
+			kill_and_reap(pid);
+			if (g)
+				g->pid = 0;
+		}
 	}
 	free(left);
 }

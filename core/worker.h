@@ -74,13 +74,42 @@ enum vigil_worker_state {
 /* Calls in flight to one worker at most. */
 #define VIGIL_WORKER_INFLIGHT 4
 
+/* Instances one worker process may serve (`worker = NAME`). */
+#define VIGIL_GROUP_MAX 16
+
 /* Worker exit statuses with a meaning of their own. */
 #define VIGIL_WORKER_EXIT_LOAD 70   /* the .so could not be loaded */
 #define VIGIL_WORKER_EXIT_SOCKET 71 /* the plugin broke the socket */
 #define VIGIL_WORKER_EXIT_CONFIG 78 /* init said VIGIL_EFATAL */
 
+/*
+ * Instances that name the same `worker = NAME` share one worker process
+ * (a supervisor's one_for_all, with blame): the process serves them one
+ * call at a time. When it dies, the member it was serving at that moment
+ * (a page shared with it says which) takes the death as its own - the
+ * restart policy, FAILED, plugin_failed - and leaves the group: it runs in
+ * a worker of its own from then on. The others are restarted together at
+ * once, their restart counted, no death held against them. A death no
+ * member can be blamed for (the memory limit, which is the process's)
+ * counts for every member, and the group dissolves.
+ */
+struct vigil_wgroup {
+	char *name;
+	struct vigil_worker *m[VIGIL_GROUP_MAX];
+	size_t n;
+	/* The members the running process was started with, in its order:
+	 * the shared page's word indexes this. */
+	struct vigil_worker *at[VIGIL_GROUP_MAX];
+	size_t n_at;
+	pid_t pid;              /* 0: not running */
+	int slot;               /* its word in the shared page */
+	uint64_t memory_limit;  /* the members' limits added; 0: none */
+};
+
 struct vigil_worker {
 	struct vigil_instance *inst;
+	struct vigil_wgroup *group; /* NULL: a worker of its own */
+	int fault; /* why it is about to die (WORKER_FAULT_*, worker.c) */
 	enum vigil_worker_state state;
 	pid_t pid;
 	int fd;
@@ -134,6 +163,14 @@ struct vigil_worker_env {
 };
 
 void vigil_worker_init(struct vigil_worker *w, struct vigil_instance *inst);
+
+/* Gathers the isolated instances of `all` that name a `worker` into
+ * groups (making their struct vigil_worker), and maps the page they share
+ * with their worker processes. Before the spawner is forked. Returns the
+ * number of groups, *out an array of them (vigil_worker_groups_free). */
+size_t vigil_worker_groups(struct vigil_instance *const *all, size_t n,
+			   struct vigil_wgroup **out);
+void vigil_worker_groups_free(struct vigil_wgroup *g, size_t n);
 
 /* Forks and starts the worker; on failure it is in BACKOFF. */
 void vigil_worker_spawn(struct vigil_worker *w,
@@ -195,6 +232,11 @@ void vigil_worker_free(struct vigil_worker *w);
  * the core closes it. Never returns. */
 void __attribute__((noreturn))
 vigil_worker_main(struct vigil_instance *inst, int fd, pid_t core);
+/* The same for the n instances of a group, fds[i] for insts[i], `slot` its
+ * word in the shared page (-1: none). */
+void __attribute__((noreturn))
+vigil_group_main(struct vigil_instance *const *insts, const int *fds, size_t n,
+		 pid_t core, int slot);
 
 /* --check-config for an isolated instance: init and fini in a child.
  * Returns 0, VIGIL_EFATAL, or another negative error. */

@@ -682,7 +682,15 @@ static void print_status(yajl_val r)
 		snprintf(n, sizeof(n), "%lld", gint(p, "errors", 0));
 		table_set(&t, 6, n,
 			  gint(p, "errors", 0) > 0 ? C_YELLOW : NULL);
-		table_set(&t, 7, gstr(p, "isolation"), NULL);
+		if (gstr(p, "worker")) {
+			/* a shared one: "worker io" */
+			char w[80];
+
+			snprintf(w, sizeof(w), "worker %s", gstr(p, "worker"));
+			table_set(&t, 7, w, NULL);
+		} else {
+			table_set(&t, 7, gstr(p, "isolation"), NULL);
+		}
 		table_set(&t, 8, gstr(p, "last_exit"), NULL);
 	}
 	table_print(&t);

@@ -227,7 +227,7 @@ START_TEST(unknown_key_lists_known_keys)
 	ck_assert_uint_eq(load(SYN "zzzzzzzz = 1\n"), 1);
 	expect_error(3, "[sensor.syn] unknown key 'zzzzzzzz'; known keys: "
 			"plugin enabled interval isolation timeout "
-			"memory_limit restart_delay restart_delay_max "
+			"memory_limit worker restart_delay restart_delay_max "
 			"max_restarts restart_window failed_retry metric unit "
 			"shape value amplitude period sequence count");
 }

@@ -160,10 +160,11 @@ static int h_status(void *user, const struct vigil_control_req *req,
 {
 	static const struct vigil_json_plugin p[] = {
 		{"sensor.cpu", "cpu", "sensor", "running", 0, NULL, "process",
-		 120, 0, 0},
+		 120, 0, 0, "io"},
 		{"sensor.cpu_temperature", "thermal", "sensor", "failed", 5,
-		 "exited with status 1", "process", 7, 7, 0},
-		{"sink.log", "log", "sink", "running", 0, NULL, "none", 3, 0, 0},
+		 "exited with status 1", "process", 7, 7, 0, NULL},
+		{"sink.log", "log", "sink", "running", 0, NULL, "none", 3, 0, 0,
+		 NULL},
 	};
 
 	vigil_json_kstr(out, "version", PACKAGE_VERSION);
@@ -975,7 +976,7 @@ START_TEST(vigilctl_prints_aligned_tables)
 					    "ERRORS  ISOLATION  LAST EXIT\n"
 					    "sensor.cpu              cpu      "
 					    "sensor  running  0         120    "
-					    "0       process    -\n"
+					    "0       worker io  -\n"
 					    "sensor.cpu_temperature  thermal  "
 					    "sensor  failed   5         7      "
 					    "7       process    exited with "

@@ -1,0 +1,238 @@
+#!/bin/bash
+# Instances that name the same `worker = NAME` share one worker process
+# (core/worker.c, struct vigil_wgroup). What is asserted:
+#  - one process serves them all;
+#  - a member that crashes takes the death as its own (restart policy,
+#    FAILED) and leaves the group: the others are restarted once, at once,
+#    and keep their readings coming while it crash-loops alone;
+#  - a member that hangs is blamed, not the member whose call waited
+#    behind it (that one's timeout is the shorter); a call that waits
+#    behind a slow one (within its own timeout) is no hang;
+#  - a member whose init fails leaves without disturbing the others;
+#  - passing the memory limit (the process's, the members' limits added)
+#    is nobody's in particular: every member takes it and the group ends;
+#  - SIGTERM stops a group like single workers, leaving no process;
+#  - `worker` with a bad name, on an action or with isolation = none is
+#    reported with FILE:LINE.
+. "${VIGIL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh" || exit 99
+require_fixture crashy
+
+OUT=$TEST_DIR/out.jsonl
+
+# ---------------------------------------------------------------- a crash
+cat >"$TEST_DIR/crash.ini" <<EOF
+[daemon]
+log_level = debug
+flush_interval = 100ms
+
+[sensor.crashy]
+plugin = crashy
+worker = shared
+mode = segv
+after = 5
+interval = 50ms
+restart_delay = 20ms
+restart_delay_max = 40ms
+max_restarts = 3
+restart_window = 30s
+
+[sensor.synthetic]
+plugin = synthetic
+worker = shared
+interval = 50ms
+
+[sink.out]
+plugin = file
+worker = shared
+path = $OUT
+metrics = yes
+fsync = never
+EOF
+
+# UBSan in crashy.so (a sanitized build) turns its fault into exit 1.
+SEGV='killed by signal 11 \(SIGSEGV\)'
+fixture_has_ubsan crashy && SEGV='exited with status 1'
+start_vigild "$TEST_DIR/crash.ini"
+wait_for "$VIGILD_LOG" 'worker [0-9]+ \(shared, 3 instances\) forked by' 20
+P=$(grep -Eo 'worker [0-9]+ \(shared, 3 instances\)' "$VIGILD_LOG" | head -1 | awk '{print $2}')
+for sec in sensor.crashy sensor.synthetic sink.out; do
+	wait_for "$VIGILD_LOG" "\[$sec\] worker $P forked by" 5
+done
+note "one process, $P, serves the three"
+
+wait_for "$VIGILD_LOG" "\[sensor\.crashy\] worker $P died: $SEGV" 20
+grep -Eq '\[sensor\.crashy\] leaves worker shared' "$VIGILD_LOG" ||
+	fail "the member that crashed did not leave the group"
+for sec in sensor.synthetic sink.out; do
+	grep -Eq "\[$sec\] worker $P \(shared\) died with sensor\.crashy: restarting at once \(restart 1\)" "$VIGILD_LOG" ||
+		fail "[$sec] was not restarted at once with its worker"
+done
+
+wait_for "$VIGILD_LOG" '\[sensor\.crashy\] worker [0-9]+ died: .*FAILED after 3 restarts' 30
+before=$(grep -c '"synthetic' "$OUT")
+wait_until 10 "synthetic readings after crashy FAILED" \
+	eval '[ "$(grep -c "\"synthetic" "$OUT")" -gt $((before + 5)) ]'
+n=$(grep -Ec 'died with sensor\.crashy' "$VIGILD_LOG")
+[ "$n" -eq 2 ] ||
+	fail "expected the two others restarted once each with crashy (2 lines), got $n"
+# Its later deaths were in a worker of its own: not the others'.
+Q=$(grep -Eo '\[sensor\.synthetic\] worker [0-9]+ running again' "$VIGILD_LOG" | tail -1 | awk '{print $3}')
+[ -n "$Q" ] && [ "$Q" != "$P" ] || fail "synthetic's second worker not found"
+grep -Eq "\[sink\.out\] worker $Q running again" "$VIGILD_LOG" ||
+	fail "the sink and synthetic do not share worker $Q after the crash"
+grep -E '\[sensor\.crashy\] worker [0-9]+ died' "$VIGILD_LOG" | grep -v "worker $P died" |
+	grep -q "worker $Q died" && fail "crashy died in worker $Q, which it had left"
+stop_vigild
+grep -q 'did not finish' "$VIGILD_LOG" && fail "a worker did not stop when asked"
+kill -0 "$Q" 2>/dev/null && fail "the group's worker $Q outlived vigild"
+pass_part() { note "ok: $1"; }
+pass_part "a crash is its member's; the others restart once and go on"
+
+# ---------------------------------------------------------------- a hang
+: >"$VIGILD_LOG"
+cat >"$TEST_DIR/hang.ini" <<EOF
+[daemon]
+log_level = debug
+
+[sensor.crashy]
+plugin = crashy
+worker = shared
+mode = sleep
+after = 3
+interval = 100ms
+timeout = 600ms
+restart_delay = 10s
+
+[sensor.synthetic]
+plugin = synthetic
+worker = shared
+interval = 50ms
+timeout = 100ms
+EOF
+start_vigild "$TEST_DIR/hang.ini"
+wait_for "$VIGILD_LOG" '\[sensor\.crashy\] worker [0-9]+ died: missed its 600ms deadline in read' 20
+grep -Eq '\[sensor\.synthetic\] worker [0-9]+ \(shared\) died with sensor\.crashy: restarting at once' "$VIGILD_LOG" ||
+	fail "synthetic was not restarted with the hung member"
+grep -Eq '\[sensor\.synthetic\] (leaves|worker [0-9]+ died:)' "$VIGILD_LOG" &&
+	fail "synthetic, whose read waited behind the hung one, was blamed"
+stop_vigild
+pass_part "a hang is the hung member's, not the one that waited"
+
+# ------------------------------------------- slow, within its own timeout
+# synthetic's read (timeout 100ms) waits behind crashy's (300 ms, within
+# its 2s): that is nobody's fault, and nothing dies.
+: >"$VIGILD_LOG"
+cat >"$TEST_DIR/slow.ini" <<EOF
+[daemon]
+log_level = debug
+
+[sensor.crashy]
+plugin = crashy
+worker = shared
+mode = slow
+after = 2
+interval = 50ms
+timeout = 2s
+
+[sensor.synthetic]
+plugin = synthetic
+worker = shared
+interval = 50ms
+timeout = 100ms
+EOF
+start_vigild "$TEST_DIR/slow.ini"
+wait_for "$VIGILD_LOG" 'vigild .* running:' 20
+sleep 3
+grep -Eq 'died' "$VIGILD_LOG" &&
+	fail "a read waiting behind a slow sibling's was taken for a hang"
+stop_vigild
+pass_part "a call that waits behind a sibling's gets its own time after it"
+
+# ----------------------------------------------------------- init fails
+: >"$VIGILD_LOG"
+mkdir -p "$TEST_DIR/empty"
+cat >"$TEST_DIR/init.ini" <<EOF
+[daemon]
+log_level = debug
+
+[sensor.temp]
+plugin = thermal
+root = $TEST_DIR/empty
+worker = shared
+interval = 100ms
+
+[sensor.synthetic]
+plugin = synthetic
+worker = shared
+interval = 50ms
+EOF
+start_vigild "$TEST_DIR/init.ini"
+wait_for "$VIGILD_LOG" '\[sensor\.temp\] leaves worker shared' 20
+wait_for "$VIGILD_LOG" '\[sensor\.temp\] will retry in 1s' 5
+wait_for "$VIGILD_LOG" 'vigild .* running:' 5
+grep -q 'died with' "$VIGILD_LOG" &&
+	fail "a member whose init failed restarted the others"
+grep -Eq '\[sensor\.synthetic\] worker [0-9]+ running$' "$VIGILD_LOG" ||
+	fail "synthetic did not start in the group"
+stop_vigild
+pass_part "a failed init leaves quietly"
+
+# ---------------------------------------------------------- memory limit
+: >"$VIGILD_LOG"
+cat >"$TEST_DIR/mem.ini" <<EOF
+[daemon]
+log_level = debug
+
+[sensor.crashy]
+plugin = crashy
+worker = shared
+mode = alloc
+after = 2
+interval = 100ms
+memory_limit = 8M
+restart_delay = 10s
+
+[sensor.synthetic]
+plugin = synthetic
+worker = shared
+interval = 100ms
+memory_limit = 8M
+restart_delay = 10s
+EOF
+start_vigild "$TEST_DIR/mem.ini"
+wait_for "$VIGILD_LOG" 'died: exceeded memory_limit \([0-9.]+M > 16M, its worker.s members. added\)' 30
+for sec in sensor.crashy sensor.synthetic; do
+	grep -Eq "\[$sec\] worker [0-9]+ died: exceeded memory_limit" "$VIGILD_LOG" ||
+		fail "[$sec] did not take the memory limit's death"
+done
+grep -q 'died with' "$VIGILD_LOG" &&
+	fail "a death nobody can be blamed for was put on one member"
+stop_vigild
+pass_part "the memory limit is every member's"
+
+# --------------------------------------------------------- configuration
+cat >"$TEST_DIR/bad.ini" <<EOF
+[sensor.a]
+plugin = synthetic
+worker = two words
+
+[sensor.b]
+plugin = synthetic
+isolation = none
+worker = io
+
+[action.c]
+plugin = exec
+command = true
+worker = io
+EOF
+check_config "$TEST_DIR/bad.ini" "$TEST_DIR/bad.out"
+[ "$rc" -ne 0 ] || fail "--check-config accepted a bad worker name"
+grep -Eq "bad\.ini:3: \[sensor\.a\] worker = 'two words': expected a name" "$TEST_DIR/bad.out" ||
+	fail "no FILE:LINE error for a bad worker name: $(cat "$TEST_DIR/bad.out")"
+grep -Eq 'bad\.ini:8: \[sensor\.b\] worker has no effect with isolation = none' "$TEST_DIR/bad.out" ||
+	fail "no warning for worker with isolation = none: $(cat "$TEST_DIR/bad.out")"
+grep -Eq 'bad\.ini:13: \[action\.c\] worker = io: an action cannot share a worker' "$TEST_DIR/bad.out" ||
+	fail "no FILE:LINE error for an action's worker: $(cat "$TEST_DIR/bad.out")"
+
+pass
