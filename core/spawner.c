@@ -190,18 +190,35 @@ spawner_main(int fd, pid_t core, struct vigil_instance *const *all, size_t n)
 	}
 }
 
+size_t vigil_spawner_workers(struct vigil_instance *const *all, size_t n)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct vigil_instance *inst = all[i];
+		int seen = 0;
+
+		if (!inst->isolated ||
+		    (inst->kind == VIGIL_KIND_ACTION && inst->idle_timeout))
+			continue; /* standby: started when needed */
+		for (size_t j = 0; j < i && inst->worker_group && !seen; j++)
+			seen = all[j]->isolated && all[j]->worker_group &&
+			       !strcmp(all[j]->worker_group, inst->worker_group);
+		count += !seen;
+	}
+	return count;
+}
+
 int vigil_spawner_start(struct vigil_spawner *s,
 			struct vigil_instance *const *all, size_t n)
 {
 	pid_t core = getpid();
-	int sv[2], any = 0;
+	int sv[2];
 
 	s->pid = 0;
 	s->fd = -1;
-	for (size_t i = 0; i < n; i++)
-		any |= all[i]->isolated;
-	if (!any)
-		return 0; /* nothing to spawn: no spawner */
+	if (vigil_spawner_workers(all, n) < VIGIL_SPAWNER_MIN_WORKERS)
+		return 0; /* the core forks the few there are */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	fflush(stderr);

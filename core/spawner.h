@@ -12,6 +12,7 @@
 #ifndef VIGIL_SPAWNER_H
 #define VIGIL_SPAWNER_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 struct vigil_instance;
@@ -21,9 +22,19 @@ struct vigil_spawner {
 	int fd;    /* to the spawner, -1: none */
 };
 
+/* A spawner is started when at least this many worker processes run from
+ * the start (docs/performance.md: what a worker forked by the core keeps
+ * of the core's pages, against what the spawner itself costs). */
+#define VIGIL_SPAWNER_MIN_WORKERS 3
+
+/* The worker processes `all` starts with: one per isolated instance, one
+ * per `worker = NAME` group; actions that wait in standby not counted. */
+size_t vigil_spawner_workers(struct vigil_instance *const *all, size_t n);
+
 /* Forks the spawner, which serves the instances `all` (looked up by
  * section name; the array and what it points to must not change before
- * the fork). 1 when started, 0 when no instance runs in a worker, -errno. */
+ * the fork). 1 when started, 0 when fewer than VIGIL_SPAWNER_MIN_WORKERS
+ * workers run from the start, -errno. */
 int vigil_spawner_start(struct vigil_spawner *s,
 			struct vigil_instance *const *all, size_t n);
 

@@ -14,7 +14,9 @@
 #   3. kill -9 of the spawner: one warning, vigild stays up, the crashing
 #      worker is still restarted (forked by the core now) and readings keep
 #      arriving;
-#   4. a second vigild's spawner is gone (not a zombie) after SIGTERM.
+#   4. a second vigild's spawner is gone (not a zombie) after SIGTERM;
+#   5. with two worker processes (a group counted once) there is no
+#      spawner: the core forks them.
 . "${VIGIL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh" || exit 99
 
 command -v ps >/dev/null || skip "ps (procps) is needed"
@@ -123,4 +125,26 @@ stop_vigild
 if [ -e "/proc/$SPAWNER" ]; then
 	fail "spawner $SPAWNER outlived vigild: $(cat /proc/$SPAWNER/status | head -3 | tr '\n' ' ')"
 fi
+
+# --- 5. two worker processes (a group of three counts as one): no
+# spawner, the core forks them (it pays for itself from three on).
+: >"$VIGILD_LOG"
+{
+	printf '[daemon]\nlog_level = debug\n\n'
+	for s in a b c; do
+		printf '[sensor.%s]\nplugin = synthetic\nworker = g\ninterval = 50ms\n\n' "$s"
+	done
+	printf '[sensor.d]\nplugin = synthetic\ninterval = 50ms\n'
+} >"$TEST_DIR/two.ini"
+start_vigild "$TEST_DIR/two.ini"
+wait_for "$VIGILD_LOG" 'vigild .* running:' 20
+for s in a b c d; do
+	grep -Eq "\[sensor\.$s\] worker [0-9]+ forked by the core" "$VIGILD_LOG" ||
+		fail "[sensor.$s]'s worker was not forked by the core"
+done
+[ -z "$(spawner_of "$VIGILD_PID")" ] ||
+	fail "a spawner runs for two worker processes"
+[ "$(children "$VIGILD_PID" | grep -c .)" -eq 2 ] ||
+	fail "expected two workers, found: '$(children "$VIGILD_PID")'"
+stop_vigild
 pass
