@@ -524,17 +524,18 @@ maps_of()
 {
 	grep -o '[a-z_]*\.so$' "/proc/$1/maps" 2>/dev/null | sort -u | tr '\n' ' '
 }
+# The disk and network sensors and the file sink share one worker
+# (`worker = io`): one child has loaded all three.
 workers_loaded()
 {
-	local c all=
+	local c
 	for c in $(ps --ppid "$VIGILD_PID" -o pid=); do
-		all="$all $(maps_of "$c" | tr ' ' '\n' | grep -E '^(disk|network|file)\.so$' | tr '\n' ' ')"
+		[ "$(maps_of "$c" | tr ' ' '\n' | grep -cE '^(disk|network|file)\.so$')" -eq 3 ] &&
+			return 0
 	done
-	for so in disk.so network.so file.so; do
-		case $all in *"$so"*) ;; *) return 1 ;; esac
-	done
+	return 1
 }
-wait_until 20 "workers for the disk and network sensors and the file sink" workers_loaded
+wait_until 20 "one worker for the disk and network sensors and the file sink" workers_loaded
 core_maps=$(maps_of "$VIGILD_PID")
 for so in cpu.so memory.so load.so threshold.so log.so; do
 	case " $core_maps" in *" $so "*) ;; *) fail "vigild has not loaded $so itself (isolation = none): $core_maps" ;; esac
@@ -547,10 +548,13 @@ import json, sys
 inside = {"sensor.cpu", "sensor.memory", "sensor.load", "sink.log"}
 workers = {"sensor.cpu_temp", "sensor.disk", "sensor.network", "sink.events",
            "action.renice_top", "action.memory_relief", "action.bounce_interface"}
+shared = {"sensor.disk", "sensor.network", "sink.events"}
 bad, seen = [], set()
 for p in json.load(open(sys.argv[1]))["plugins"]:
     s, iso = p["section"], p["isolation"]
     seen.add(s)
+    if s in shared and p.get("worker") != "io":
+        bad.append("%s: worker %s, expected io" % (s, p.get("worker")))
     if s in inside or s.startswith("rule."):
         want = "none"
     elif s in workers:
@@ -569,4 +573,4 @@ n_children=$(ps --ppid "$VIGILD_PID" -o pid= | wc -l)
 stop_vigild
 note "shipped file: $n_children child processes (the spawner and the workers)"
 
-pass "etc/vigil.ini checks and routes as the seed; the remedy scripts dry-run, refuse and act as they should; vigild runs them by name; run verbatim from a relative state directory, with cpu, memory, load, the rules and the log sink inside vigild"
+pass "etc/vigil.ini checks and routes as the seed; the remedy scripts dry-run, refuse and act as they should; vigild runs them by name; run verbatim from a relative state directory, with cpu, memory, load, the rules and the log sink inside vigild and disk, network and the file sink sharing one worker"
