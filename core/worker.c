@@ -575,7 +575,7 @@ static int serve(struct child *c)
  * member a group's process is serving (-1: none), so the core knows whom
  * to blame for its death. Mapped before the spawner is forked. */
 static volatile int32_t *shared_slots;
-static size_t n_shared_slots;
+static size_t n_shared_slots, shared_len;
 
 void vigil_group_main(struct vigil_instance *const *insts, const int *fds, size_t n,
 		 pid_t core, int slot)
@@ -1194,7 +1194,8 @@ size_t vigil_worker_groups(struct vigil_instance *const *all, size_t n,
 		names += all[i]->isolated && all[i]->worker_group;
 	if (!names)
 		return 0;
-	shared_slots = mmap(NULL, names * sizeof(int32_t),
+	shared_len = names * sizeof(int32_t);
+	shared_slots = mmap(NULL, shared_len,
 			    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 			    -1, 0);
 	if (shared_slots == MAP_FAILED) {
@@ -1258,6 +1259,10 @@ void vigil_worker_groups_free(struct vigil_wgroup *g, size_t n)
 		free(g[i].name);
 	}
 	free(g);
+	if (shared_slots)
+		munmap((void *)shared_slots, shared_len);
+	shared_slots = NULL;
+	n_shared_slots = 0;
 }
 
 /* The member g's process is serving now, or NULL. */
