@@ -1376,25 +1376,37 @@ static void group_died(struct vigil_worker *w,
 	}
 	if (!guilty) {
 		/* Nobody in particular: each member takes the death, and
-		 * none shares a worker again. */
+		 * none shares a worker again (those stopped already: none). */
 		while (g->n) {
 			struct vigil_worker *x = g->m[0];
 
 			leave(x);
-			worker_ended(x, env, now, x == w ? rc : -ECONNRESET,
-				     why, pid, status);
+			if (x->pid == pid)
+				worker_ended(x, env, now,
+					     x == w ? rc : -ECONNRESET, why, pid,
+					     status);
 		}
 		return;
 	}
 	leave(guilty);
-	vigil_log(VIGIL_LOG_NOTICE, guilty->inst->section,
-		  "leaves worker %s: it runs in a worker of its own from now "
-		  "on", g->name);
-	worker_ended(guilty, env, now, guilty == w ? rc : -ECONNRESET, why,
-		     pid, status);
+	if (guilty->pid != pid) {
+		/* Stopped already (shutdown): its fini crashed. Said, as a
+		 * worker of its own would be; the others are restarted. */
+		vigil_log(VIGIL_LOG_WARNING, guilty->inst->section,
+			  "worker %d died while stopping: %s", (int)pid, why);
+	} else {
+		vigil_log(VIGIL_LOG_NOTICE, guilty->inst->section,
+			  "leaves worker %s: it runs in a worker of its own "
+			  "from now on",
+			  g->name);
+		worker_ended(guilty, env, now, guilty == w ? rc : -ECONNRESET,
+			     why, pid, status);
+	}
 	for (size_t i = 0; i < g->n; i++) {
 		struct vigil_worker *x = g->m[i];
 
+		if (x->pid != pid)
+			continue; /* stopped already */
 		detach(x, env);
 		x->rx_len = 0;
 		x->deadline = 0;

@@ -11,7 +11,8 @@
 #  - a member whose init fails leaves without disturbing the others;
 #  - passing the memory limit (the process's, the members' limits added)
 #    is nobody's in particular: every member takes it and the group ends;
-#  - SIGTERM stops a group like single workers, leaving no process;
+#  - SIGTERM stops a group like single workers, leaving no process; a
+#    member whose fini crashes then is said to have, and not restarted;
 #  - `worker` with a bad name, on an action or with isolation = none is
 #    reported with FILE:LINE.
 . "${VIGIL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh" || exit 99
@@ -209,6 +210,34 @@ grep -q 'died with' "$VIGILD_LOG" &&
 	fail "a death nobody can be blamed for was put on one member"
 stop_vigild
 pass_part "the memory limit is every member's"
+
+# ------------------------------------------------- a crash in fini, at stop
+# The sensors are stopped first: crashy's fini takes the process down
+# while the sink it shares it with still runs. Said as a fini crash, not
+# as a death to restart from.
+: >"$VIGILD_LOG"
+cat >"$TEST_DIR/fini.ini" <<EOF
+[sensor.crashy]
+plugin = crashy
+worker = shared
+mode = fini_segv
+interval = 100ms
+
+[sink.out]
+plugin = file
+worker = shared
+path = $TEST_DIR/fini.jsonl
+metrics = yes
+fsync = never
+EOF
+start_vigild "$TEST_DIR/fini.ini"
+wait_for "$VIGILD_LOG" 'vigild .* running:' 20
+stop_vigild
+grep -Eq '\[sensor\.crashy\] worker [0-9]+ died while stopping: ' "$VIGILD_LOG" ||
+	fail "the crash in fini was not said"
+grep -Eq '\[sensor\.crashy\] .*restarting' "$VIGILD_LOG" &&
+	fail "a member that crashed in fini at shutdown was to be restarted"
+pass_part "a crash in fini at shutdown is said, nothing restarted for it"
 
 # --------------------------------------------------------- configuration
 cat >"$TEST_DIR/bad.ini" <<EOF
