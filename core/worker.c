@@ -44,14 +44,13 @@
 #define RUN_GRACE (10 * VIGIL_SEC)
 /* A worker stopping for idle_timeout gets this long to run fini. */
 #define PARK_GRACE (2 * VIGIL_SEC)
-/* An init that fails (not a crash) is retried after 1s, 2s, 4s, ... */
 /* Whose fault a death in a group is (struct vigil_worker's `fault`): the
  * member the process was serving (from the shared page), the member whose
  * socket carried nonsense, or every member (the memory limit). */
 #define WORKER_FAULT_SERVING 0
 #define WORKER_FAULT_SELF 1
 #define WORKER_FAULT_ALL 2
-
+/* An init that fails (not a crash) is retried after 1s, 2s, 4s, ... */
 #define INIT_RETRY_MIN VIGIL_SEC
 #define INIT_RETRY_MAX (300 * VIGIL_SEC)
 
@@ -288,7 +287,6 @@ static int read_full(int fd, void *buf, size_t n)
 static void child_setup(const int *fds, size_t n, uint64_t limit, pid_t core)
 {
 	int tmp[VIGIL_GROUP_MAX];
-
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -571,6 +569,20 @@ static int serve(struct child *c)
 	return 0;
 }
 
+/* The most private memory a worker serving insts may hold: their
+ * memory_limits added, 0 (none) if one has none. */
+static uint64_t limit_of(struct vigil_instance *const *insts, size_t n)
+{
+	uint64_t limit = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!insts[i]->memory_limit)
+			return 0;
+		limit += insts[i]->memory_limit;
+	}
+	return limit;
+}
+
 /* The page a group's processes share with the core: word `slot` is the
  * member a group's process is serving (-1: none), so the core knows whom
  * to blame for its death. Mapped before the spawner is forked. */
@@ -584,18 +596,10 @@ void vigil_group_main(struct vigil_instance *const *insts, const int *fds, size_
 	volatile int32_t *serving = slot >= 0 && (size_t)slot < n_shared_slots ?
 					    &shared_slots[slot] :
 					    NULL;
-	uint64_t limit = 0;
 	size_t left = n;
 	char err[1024];
 
-	for (size_t i = 0; i < n; i++) {
-		if (!insts[i]->memory_limit) {
-			limit = 0;
-			break;
-		}
-		limit += insts[i]->memory_limit;
-	}
-	child_setup(fds, n, limit, core);
+	child_setup(fds, n, limit_of(insts, n), core);
 	for (size_t i = 0; i < n; i++) {
 		struct vigil_instance *inst = insts[i];
 		int rc;
@@ -1069,10 +1073,6 @@ static void exit_reason(struct vigil_worker *w, int status, char *buf,
 		vigil_exit_reason(status, buf, len);
 }
 
-/*
- * The worker is gone, or must go: kill its process group (whatever it
- * forked dies with it), reap it, and decide when it runs again.
- */
 static void group_died(struct vigil_worker *w,
 		       const struct vigil_worker_env *env, vigil_time_ns now,
 		       int rc, const char *reason);
@@ -1080,8 +1080,8 @@ static int process_frames(struct vigil_worker *w,
 			  const struct vigil_worker_env *env, vigil_time_ns now,
 			  char *why, size_t whylen);
 
-/* What follows the death of w's worker `pid` (0: none started), reaped
- * with `status`. */
+/* After the death of w's worker `pid` (0: none started), reaped with
+ * `status`: decides when it runs again. */
 static void worker_ended(struct vigil_worker *w,
 			 const struct vigil_worker_env *env, vigil_time_ns now,
 			 int rc, const char *reason, pid_t pid, int status)
@@ -1166,6 +1166,11 @@ static void worker_ended(struct vigil_worker *w,
 		  (unsigned long long)w->restarts);
 }
 
+/*
+ * The worker is gone, or must go: kill its process group (whatever it
+ * forked dies with it), reap it, and decide when it runs again; in a
+ * group, for every member (group_died).
+ */
 static void worker_died(struct vigil_worker *w,
 			const struct vigil_worker_env *env, vigil_time_ns now,
 			int rc, const char *reason)
@@ -1187,14 +1192,14 @@ size_t vigil_worker_groups(struct vigil_instance *const *all, size_t n,
 			   struct vigil_wgroup **out)
 {
 	struct vigil_wgroup *g;
-	size_t ng = 0, names = 0;
+	size_t ng = 0, grouped = 0; /* at most as many groups as members */
 
 	*out = NULL;
 	for (size_t i = 0; i < n; i++)
-		names += all[i]->isolated && all[i]->worker_group;
-	if (!names)
+		grouped += all[i]->isolated && all[i]->worker_group;
+	if (!grouped)
 		return 0;
-	shared_len = names * sizeof(int32_t);
+	shared_len = grouped * sizeof(int32_t);
 	shared_slots = mmap(NULL, shared_len,
 			    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 			    -1, 0);
@@ -1205,7 +1210,7 @@ size_t vigil_worker_groups(struct vigil_instance *const *all, size_t n,
 		shared_slots = NULL;
 		return 0;
 	}
-	g = vigil_xcalloc(names, sizeof(*g));
+	g = vigil_xcalloc(grouped, sizeof(*g));
 	for (size_t i = 0; i < n; i++) {
 		struct vigil_instance *inst = all[i];
 		size_t j;
@@ -1236,15 +1241,11 @@ size_t vigil_worker_groups(struct vigil_instance *const *all, size_t n,
 		g[j].m[g[j].n++] = inst->worker;
 	}
 	for (size_t j = 0; j < ng; j++) {
-		for (size_t k = 0; k < g[j].n; k++) {
-			uint64_t l = g[j].m[k]->inst->memory_limit;
+		struct vigil_instance *insts[VIGIL_GROUP_MAX];
 
-			if (!l) {
-				g[j].memory_limit = 0;
-				break;
-			}
-			g[j].memory_limit += l;
-		}
+		for (size_t k = 0; k < g[j].n; k++)
+			insts[k] = g[j].m[k]->inst;
+		g[j].memory_limit = limit_of(insts, g[j].n);
 	}
 	n_shared_slots = ng;
 	*out = g;
@@ -1343,21 +1344,29 @@ static void group_died(struct vigil_worker *w,
 {
 	struct vigil_wgroup *g = w->group;
 	struct vigil_worker *guilty = NULL, *on = serving(g);
+	struct vigil_worker *was[VIGIL_GROUP_MAX];
+	size_t n = g->n;
 	pid_t pid = g->pid;
 	char why[192];
 	int status;
 
 	/* Nobody else handles it meanwhile: members whose pid is not the
-	 * group's return at once from worker_died. */
+	 * group's return at once from worker_died. What is drained can end
+	 * a member (its init failed): it leaves then, so the members are
+	 * taken first. */
 	g->pid = 0;
-	for (size_t i = 0; i < g->n; i++)
-		drain(g->m[i], env, now);
+	memcpy(was, g->m, n * sizeof(*was));
+	for (size_t i = 0; i < n; i++)
+		drain(was[i], env, now);
 	status = kill_and_reap(pid);
 	if (w->fault == WORKER_FAULT_SELF)
 		guilty = w;
 	else if (w->fault == WORKER_FAULT_SERVING)
 		guilty = on ? on : rc == -ETIMEDOUT ? w : NULL;
-	w->fault = WORKER_FAULT_SERVING;
+	if (guilty && guilty->group != g)
+		guilty = NULL; /* it left while drained */
+	for (size_t i = 0; i < n; i++)
+		was[i]->fault = WORKER_FAULT_SERVING; /* a drain may set it */
 	if (shared_slots)
 		shared_slots[g->slot] = -1;
 	snprintf(why, sizeof(why), "%s", reason);
@@ -1460,15 +1469,20 @@ static void attach(struct vigil_worker *w, const struct vigil_worker_env *env,
 /* Forks one worker for the n instances of ws (one, or a group's members,
  * `slot` its word in the shared page). On failure each is ended with the
  * reason, as a worker of its own. */
-static void spawn(struct vigil_worker *const *ws, size_t n, int slot,
+static void spawn(struct vigil_worker *const *members, size_t n, int slot,
 		  const struct vigil_worker_env *env, vigil_time_ns now)
 {
 	struct vigil_instance *insts[VIGIL_GROUP_MAX];
+	/* members may be the group's list, which a member leaving changes */
+	struct vigil_worker *ws[VIGIL_GROUP_MAX];
+	struct vigil_wgroup *g = members[0]->group;
 	int mine[VIGIL_GROUP_MAX], theirs[VIGIL_GROUP_MAX];
 	pid_t core = getpid(), pid = 0;
 	const char *by = "the spawner";
 	char why[96] = "";
 	size_t made = 0;
+
+	memcpy(ws, members, n * sizeof(*ws));
 
 	for (; made < n; made++) {
 		int sv[2];
@@ -1518,12 +1532,9 @@ static void spawn(struct vigil_worker *const *ws, size_t n, int slot,
 	/* Also here, so no signal to the group can race the child's own
 	 * setpgid. */
 	setpgid(pid, pid);
-	if (n > 1 || slot >= 0)
+	if (g) {
 		vigil_log(VIGIL_LOG_DEBUG, NULL, "worker %d (%s, %zu instances) "
-			  "forked by %s", (int)pid, ws[0]->group->name, n, by);
-	if (ws[0]->group) {
-		struct vigil_wgroup *g = ws[0]->group;
-
+			  "forked by %s", (int)pid, g->name, n, by);
 		g->pid = pid;
 		memcpy(g->at, ws, n * sizeof(*ws));
 		g->n_at = n;
@@ -1531,8 +1542,10 @@ static void spawn(struct vigil_worker *const *ws, size_t n, int slot,
 	for (size_t i = 0; i < n; i++) {
 		vigil_log(VIGIL_LOG_DEBUG, ws[i]->inst->section,
 			  "worker %d forked by %s", (int)pid, by);
-		if (ws[i]->group && ws[i]->group->pid != pid) {
-			close(mine[i]); /* it died already: restarted anew */
+		if (g && g->pid != pid) {
+			/* it died already (a member's attach failed): each
+			 * member was ended or restarted anew */
+			close(mine[i]);
 			continue;
 		}
 		attach(ws[i], env, pid, mine[i], now);
@@ -2006,7 +2019,7 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 
 /* A worker asked to stop that ended by itself, but not well (a crash in
  * fini): said, as its other deaths are. */
-static void said_if_crashed(struct vigil_worker *w, int status)
+static void said_if_crashed(struct vigil_worker *w, pid_t pid, int status)
 {
 	char why[192];
 
@@ -2014,7 +2027,7 @@ static void said_if_crashed(struct vigil_worker *w, int status)
 		return;
 	exit_reason(w, status, why, sizeof(why));
 	vigil_log(VIGIL_LOG_WARNING, w->inst->section,
-		  "worker %d died while stopping: %s", (int)w->pid, why);
+		  "worker %d died while stopping: %s", (int)pid, why);
 }
 
 /* A group's member has finished (fini): its process closed the member's
@@ -2057,7 +2070,8 @@ static size_t wait_all(struct vigil_worker **ws, size_t n,
 				for (size_t j = 0; j < i && first; j++)
 					first = !ws[j] || ws[j]->pid != ws[i]->pid;
 				if (say && first) /* a group's, once */
-					said_if_crashed(ws[i], status);
+					said_if_crashed(ws[i], ws[i]->pid,
+							status);
 			}
 			k += left[i];
 		}
@@ -2117,12 +2131,21 @@ void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 
 		if (pid <= 0)
 			continue;
+		/* A group's process serves the members not stopped yet. */
+		for (size_t k = 0; g && k < g->n; k++)
+			others |= g->m[k] != w && g->m[k]->pid == pid;
+		if (g && !others) {
+			/* Its last member: the process exits after that fini;
+			 * a crash in one of them is said, as a worker's own. */
+			struct vigil_worker *on = serving(g);
+			int status;
+
+			if (wait_exit(pid, vigil_monotonic() + EXIT_WAIT, &status))
+				said_if_crashed(on ? on : w, pid, status);
+		}
 		detach(w, env);
 		w->state = VIGIL_WORKER_DOWN;
 		fail_calls(w, -ECONNRESET);
-		/* A group's process serves the members not stopped yet. */
-		for (size_t k = 0; g && k < g->n; k++)
-			others |= g->m[k]->pid == pid;
 		if (!others) {
 			kill_and_reap(pid);
 			if (g)

@@ -237,6 +237,26 @@ grep -Eq '\[sensor\.crashy\] worker [0-9]+ died while stopping: ' "$VIGILD_LOG" 
 	fail "the crash in fini was not said"
 grep -Eq '\[sensor\.crashy\] .*restarting' "$VIGILD_LOG" &&
 	fail "a member that crashed in fini at shutdown was to be restarted"
+# Both members stopped together (two sensors): the process's exit after
+# the last fini says the crash.
+: >"$VIGILD_LOG"
+cat >"$TEST_DIR/fini2.ini" <<EOF
+[sensor.crashy]
+plugin = crashy
+worker = shared
+mode = fini_segv
+interval = 100ms
+
+[sensor.synthetic]
+plugin = synthetic
+worker = shared
+interval = 100ms
+EOF
+start_vigild "$TEST_DIR/fini2.ini"
+wait_for "$VIGILD_LOG" 'vigild .* running:' 20
+stop_vigild
+grep -Eq "\[sensor\.crashy\] worker [1-9][0-9]* died while stopping: $SEGV" "$VIGILD_LOG" ||
+	fail "the crash in fini of a group stopped whole was not said"
 pass_part "a crash in fini at shutdown is said, nothing restarted for it"
 
 # --------------------------------------------------------- configuration
