@@ -171,6 +171,43 @@ static void load_silence(struct vigil_daemon *d,
 	vigil_optslots_free(slots, n_slots);
 }
 
+/* What `worker = NAME` makes of the instances: more members than one
+ * worker serves (the rest run alone), a member without a memory limit
+ * (the shared process then has none). */
+static void lint_groups(const struct vigil_daemon *d,
+			struct vigil_diag *warnings)
+{
+	for (size_t i = 0; i < d->n_all; i++) {
+		const struct vigil_instance *a = d->all[i];
+		size_t before = 0, members = 0;
+
+		if (!a->isolated || !a->worker_group)
+			continue;
+		for (size_t j = 0; j < d->n_all; j++) {
+			const struct vigil_instance *b = d->all[j];
+
+			if (!b->isolated || !b->worker_group ||
+			    strcmp(a->worker_group, b->worker_group))
+				continue;
+			members++;
+			before += j < i;
+		}
+		if (before >= VIGIL_GROUP_MAX)
+			vigil_diag_add(warnings, "%s:%d: [%s] worker = %s: that "
+				       "worker serves %d instances already, the "
+				       "most one serves; this one runs in a "
+				       "worker of its own",
+				       d->conf.path, a->line, a->section,
+				       a->worker_group, VIGIL_GROUP_MAX);
+		else if (!a->memory_limit && members > 1)
+			vigil_diag_add(warnings, "%s:%d: [%s] memory_limit = 0 "
+				       "leaves worker %s, which it shares, "
+				       "without a memory limit",
+				       d->conf.path, a->line, a->section,
+				       a->worker_group);
+	}
+}
+
 /* `path` from the directory vigild started in, when relative: plugins
  * are given state_dir (a file sink's relative path is under it) and must
  * not depend on the working directory. */
@@ -254,6 +291,7 @@ size_t vigil_daemon_load(struct vigil_daemon *d,
 		}
 		add_instance(d, inst);
 	}
+	lint_groups(d, warnings);
 	if (d->n_kind[VIGIL_KIND_SINK] > MAX_METRIC_SINKS)
 		vigil_diag_add(errors, "%s: %zu sinks enabled; at most %d are "
 			       "supported", d->conf.path,

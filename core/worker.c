@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -522,6 +523,8 @@ static int serve(struct child *c)
 	size_t used;
 	int rc, k = read_full(c->fd, head, sizeof(head));
 
+	if (k < 0 && errno == EBADF)
+		_exit(VIGIL_WORKER_EXIT_SOCKET); /* a plugin closed it */
 	if (k <= 0)
 		_exit(0); /* the core went away */
 	memcpy(&len, head, 4);
@@ -589,6 +592,23 @@ static uint64_t limit_of(struct vigil_instance *const *insts, size_t n)
 static volatile int32_t *shared_slots;
 static size_t n_shared_slots, shared_len;
 
+/* The sockets' identities, taken when the process starts: a plugin that
+ * closes or replaces a sibling's socket (fd 3 is the first member's) is
+ * caught at the end of its own call, while it is still the one served,
+ * instead of the sibling being blamed when its socket fails. */
+static ino_t socket_ino[VIGIL_GROUP_MAX];
+
+static void sockets_intact(const struct child *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+
+		if (c[i].fd >= 0 &&
+		    (fstat(c[i].fd, &st) < 0 || st.st_ino != socket_ino[i]))
+			_exit(VIGIL_WORKER_EXIT_SOCKET);
+	}
+}
+
 void vigil_group_main(struct vigil_instance *const *insts, const int *fds, size_t n,
 		 pid_t core, int slot)
 {
@@ -600,6 +620,11 @@ void vigil_group_main(struct vigil_instance *const *insts, const int *fds, size_
 	char err[1024];
 
 	child_setup(fds, n, limit_of(insts, n), core);
+	for (size_t i = 0; i < n && n > 1; i++) {
+		struct stat st;
+
+		socket_ino[i] = fstat(3 + (int)i, &st) == 0 ? st.st_ino : 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct vigil_instance *inst = insts[i];
 		int rc;
@@ -614,6 +639,8 @@ void vigil_group_main(struct vigil_instance *const *insts, const int *fds, size_
 		}
 		vigil_batch_begin(&c[i].batch, VIGIL_MSG_READINGS);
 		rc = vigil_instance_start(inst, &child_emit, &c[i]);
+		if (n > 1)
+			sockets_intact(c, i + 1);
 		batch_flush(&c[i]);
 		child_reply(&c[i], 0, rc, NULL);
 		if (rc < 0 && n == 1)
@@ -627,12 +654,17 @@ void vigil_group_main(struct vigil_instance *const *insts, const int *fds, size_
 				_exit(1);
 		}
 	}
-	if (serving)
-		*serving = -1;
-	if (n == 1) /* no poll per call */
+	if (n == 1) {
+		/* No poll per call. A group of one: whatever kills the
+		 * process is its member's doing. */
+		if (serving)
+			*serving = 0;
 		for (;;)
 			if (serve(&c[0]))
 				_exit(0);
+	}
+	if (serving)
+		*serving = -1;
 	for (;;) {
 		struct pollfd p[VIGIL_GROUP_MAX];
 
@@ -651,9 +683,17 @@ void vigil_group_main(struct vigil_instance *const *insts, const int *fds, size_
 
 			if (!p[i].revents || c[i].fd < 0)
 				continue;
+			if (p[i].revents & POLLNVAL) {
+				/* closed behind our back, by nobody we know
+				 * of (a plugin's thread): nobody is blamed */
+				if (serving)
+					*serving = -1;
+				_exit(VIGIL_WORKER_EXIT_SOCKET);
+			}
 			if (serving)
 				*serving = (int32_t)i;
 			done = serve(&c[i]);
+			sockets_intact(c, n);
 			if (serving)
 				*serving = -1;
 			if (done) {
@@ -1225,14 +1265,8 @@ size_t vigil_worker_groups(struct vigil_instance *const *all, size_t n,
 			shared_slots[ng] = -1;
 			ng++;
 		}
-		if (g[j].n == VIGIL_GROUP_MAX) {
-			vigil_log(VIGIL_LOG_WARNING, inst->section,
-				  "worker = %s serves %d instances already, "
-				  "the most one worker serves: this one runs "
-				  "in a worker of its own",
-				  g[j].name, VIGIL_GROUP_MAX);
-			continue;
-		}
+		if (g[j].n == VIGIL_GROUP_MAX)
+			continue; /* alone: said at load (lint_groups) */
 		if (!inst->worker) {
 			inst->worker = vigil_xcalloc(1, sizeof(*inst->worker));
 			vigil_worker_init(inst->worker, inst);
@@ -1613,7 +1647,9 @@ static void on_reply(struct vigil_worker *w,
 		 * status says whether to retry; the reply says why. */
 		if (rc < 0) {
 			snprintf(w->init_error, sizeof(w->init_error),
-				 "init failed: %s", strerror(-rc));
+				 "init failed: %s",
+				 rc == VIGIL_EFATAL ? "misconfigured" :
+						      strerror(-rc));
 			if (w->group)
 				init_failed_in_group(w, env, now, rc);
 			return;
@@ -2030,22 +2066,23 @@ static void said_if_crashed(struct vigil_worker *w, pid_t pid, int status)
 		  "worker %d died while stopping: %s", (int)pid, why);
 }
 
-/* A group's member has finished (fini): its process closed the member's
- * socket. What else the socket holds is not read any more. */
-static int member_closed(struct vigil_worker *w)
+/* Whether ws[i] is the one of its process to name in the log: a
+ * worker of its own is; of a group's members stopped together, the one
+ * being served (stuck in its call), else the first in ws. */
+static int named(struct vigil_worker **ws, size_t i)
 {
-	char buf[4096];
+	struct vigil_wgroup *g = ws[i]->group;
+	struct vigil_worker *on;
 
-	for (;;) {
-		ssize_t k = recv(w->fd, buf, sizeof(buf), MSG_DONTWAIT);
-
-		if (k == 0)
-			return 1;
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return errno != EAGAIN && errno != EWOULDBLOCK;
-	}
+	if (!g)
+		return 1;
+	on = serving(g);
+	if (on)
+		return on == ws[i];
+	for (size_t j = 0; j < i; j++)
+		if (ws[j] && ws[j]->pid == ws[i]->pid)
+			return 0;
+	return 1;
 }
 
 /* Waits (polling, 1 ms) until every worker of ws that is still running
@@ -2061,15 +2098,9 @@ static size_t wait_all(struct vigil_worker **ws, size_t n,
 
 		k = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (left[i] && ws[i]->group && member_closed(ws[i])) {
-				left[i] = 0; /* its fini done; the others go on */
-			} else if (left[i] && peek_exit(ws[i]->pid, &status)) {
-				int first = 1;
-
+			if (left[i] && peek_exit(ws[i]->pid, &status)) {
 				left[i] = 0;
-				for (size_t j = 0; j < i && first; j++)
-					first = !ws[j] || ws[j]->pid != ws[i]->pid;
-				if (say && first) /* a group's, once */
+				if (say && named(ws, i))
 					said_if_crashed(ws[i], ws[i]->pid,
 							status);
 			}
@@ -2082,6 +2113,26 @@ static size_t wait_all(struct vigil_worker **ws, size_t n,
 	return k;
 }
 
+/* Whether w's group has a member running that is not in ws: it is
+ * stopped with that one, later, so the process is stopped whole. */
+static int stopped_later(struct vigil_worker **ws, size_t n,
+			 const struct vigil_worker *w)
+{
+	const struct vigil_wgroup *g = w->group;
+
+	for (size_t k = 0; g && k < g->n; k++) {
+		int in = 0;
+
+		if (g->m[k]->pid != w->pid)
+			continue;
+		for (size_t i = 0; i < n && !in; i++)
+			in = ws[i] == g->m[k];
+		if (!in)
+			return 1;
+	}
+	return 0;
+}
+
 void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 			const struct vigil_worker_env *env,
 			vigil_time_ns grace)
@@ -2092,7 +2143,7 @@ void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		struct vigil_worker *w = ws[i];
 
-		if (!w || w->pid <= 0)
+		if (!w || w->pid <= 0 || stopped_later(ws, n, w))
 			continue;
 		left[i] = 1;
 		/* Not in the middle of a frame still being written. */
@@ -2107,16 +2158,19 @@ void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 		for (size_t i = 0; i < n; i++) {
 			if (!left[i])
 				continue;
-			vigil_log(VIGIL_LOG_WARNING, ws[i]->inst->section,
-				  "worker %d did not finish within %lld ms of "
-				  "being asked to stop: SIGTERM",
-				  (int)ws[i]->pid,
-				  (long long)(grace / 2 / VIGIL_MSEC));
+			if (named(ws, i))
+				vigil_log(VIGIL_LOG_WARNING,
+					  ws[i]->inst->section,
+					  "worker %d did not finish within "
+					  "%lld ms of being asked to stop: "
+					  "SIGTERM",
+					  (int)ws[i]->pid,
+					  (long long)(grace / 2 / VIGIL_MSEC));
 			kill(-ws[i]->pid, SIGTERM);
 		}
 		if (wait_all(ws, n, left, until, 0))
 			for (size_t i = 0; i < n; i++)
-				if (left[i])
+				if (left[i] && named(ws, i))
 					vigil_log(VIGIL_LOG_WARNING,
 						  ws[i]->inst->section,
 						  "worker %d did not stop on "
@@ -2125,32 +2179,19 @@ void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct vigil_worker *w = ws[i];
-		struct vigil_wgroup *g = w ? w->group : NULL;
 		pid_t pid = w ? w->pid : 0;
-		int others = 0;
 
-		if (pid <= 0)
+		if (pid <= 0 || stopped_later(ws, n, w))
 			continue;
-		/* A group's process serves the members not stopped yet. */
-		for (size_t k = 0; g && k < g->n; k++)
-			others |= g->m[k] != w && g->m[k]->pid == pid;
-		if (g && !others) {
-			/* Its last member: the process exits after that fini;
-			 * a crash in one of them is said, as a worker's own. */
-			struct vigil_worker *on = serving(g);
-			int status;
-
-			if (wait_exit(pid, vigil_monotonic() + EXIT_WAIT, &status))
-				said_if_crashed(on ? on : w, pid, status);
+		if (!w->group || w->group->pid == pid) {
+			/* a group's process: at its first member */
+			kill_and_reap(pid);
+			if (w->group)
+				w->group->pid = 0;
 		}
 		detach(w, env);
 		w->state = VIGIL_WORKER_DOWN;
 		fail_calls(w, -ECONNRESET);
-		if (!others) {
-			kill_and_reap(pid);
-			if (g)
-				g->pid = 0;
-		}
 	}
 	free(left);
 }

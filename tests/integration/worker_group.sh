@@ -11,14 +11,33 @@
 #  - a member whose init fails leaves without disturbing the others;
 #  - passing the memory limit (the process's, the members' limits added)
 #    is nobody's in particular: every member takes it and the group ends;
-#  - SIGTERM stops a group like single workers, leaving no process; a
-#    member whose fini crashes then is said to have, and not restarted;
+#  - SIGTERM stops a group like single workers, leaving no process, and
+#    whole, with its last member (a sensor's stop does not kill the
+#    process under a sink), naming only the member stuck; a member whose
+#    fini crashes then is said to have, and not restarted;
+#  - a member that closes a sibling's socket is blamed, not the sibling;
 #  - `worker` with a bad name, on an action or with isolation = none is
-#    reported with FILE:LINE.
+#    reported with FILE:LINE; so are a member without a memory limit and
+#    a 17th member (warnings).
 . "${VIGIL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh" || exit 99
 require_fixture crashy
 
 OUT=$TEST_DIR/out.jsonl
+
+# out_sink FILE: a file sink in the group, writing readings to FILE.
+out_sink()
+{
+	printf '[sink.out]\nplugin = file\nworker = shared\npath = %s\nmetrics = yes\nfsync = never\n' "$1"
+}
+
+# start_stop INI: a fresh log, vigild on INI until it runs, SIGTERM.
+start_stop()
+{
+	: >"$VIGILD_LOG"
+	start_vigild "$1"
+	wait_for "$VIGILD_LOG" 'vigild .* running:' 20
+	stop_vigild
+}
 
 # ---------------------------------------------------------------- a crash
 cat >"$TEST_DIR/crash.ini" <<EOF
@@ -212,34 +231,19 @@ stop_vigild
 pass_part "the memory limit is every member's"
 
 # ------------------------------------------------- a crash in fini, at stop
-# The sensors are stopped first: crashy's fini takes the process down
-# while the sink it shares it with still runs. Said as a fini crash, not
-# as a death to restart from.
-: >"$VIGILD_LOG"
-cat >"$TEST_DIR/fini.ini" <<EOF
-[sensor.crashy]
-plugin = crashy
-worker = shared
-mode = fini_segv
-interval = 100ms
-
-[sink.out]
-plugin = file
-worker = shared
-path = $TEST_DIR/fini.jsonl
-metrics = yes
-fsync = never
-EOF
-start_vigild "$TEST_DIR/fini.ini"
-wait_for "$VIGILD_LOG" 'vigild .* running:' 20
-stop_vigild
+# The group is stopped whole, with the sink: crashy's fini takes the
+# process down. Said as a fini crash, not as a death to restart from.
+{
+	printf '[sensor.crashy]\nplugin = crashy\nworker = shared\nmode = fini_segv\ninterval = 100ms\n\n'
+	out_sink "$TEST_DIR/fini.jsonl"
+} >"$TEST_DIR/fini.ini"
+start_stop "$TEST_DIR/fini.ini"
 grep -Eq '\[sensor\.crashy\] worker [0-9]+ died while stopping: ' "$VIGILD_LOG" ||
 	fail "the crash in fini was not said"
 grep -Eq '\[sensor\.crashy\] .*restarting' "$VIGILD_LOG" &&
 	fail "a member that crashed in fini at shutdown was to be restarted"
 # Both members stopped together (two sensors): the process's exit after
 # the last fini says the crash.
-: >"$VIGILD_LOG"
 cat >"$TEST_DIR/fini2.ini" <<EOF
 [sensor.crashy]
 plugin = crashy
@@ -252,12 +256,57 @@ plugin = synthetic
 worker = shared
 interval = 100ms
 EOF
-start_vigild "$TEST_DIR/fini2.ini"
-wait_for "$VIGILD_LOG" 'vigild .* running:' 20
-stop_vigild
+start_stop "$TEST_DIR/fini2.ini"
 grep -Eq "\[sensor\.crashy\] worker [1-9][0-9]* died while stopping: $SEGV" "$VIGILD_LOG" ||
 	fail "the crash in fini of a group stopped whole was not said"
 pass_part "a crash in fini at shutdown is said, nothing restarted for it"
+
+# ------------------------------------------ stuck in fini, with a sink
+# The group is stopped whole, with its last member (the sink): the
+# sensors' stop does not SIGTERM the process under the sink. Only the
+# member stuck in fini is named.
+{
+	printf '[daemon]\nflush_interval = 100ms\n\n'
+	printf '[sensor.synthetic]\nplugin = synthetic\nworker = shared\ninterval = 50ms\n\n'
+	printf '[sensor.crashy]\nplugin = crashy\nworker = shared\nmode = stubborn\ninterval = 50ms\n\n'
+	out_sink "$TEST_DIR/stuck.jsonl"
+} >"$TEST_DIR/stuck.ini"
+start_stop "$TEST_DIR/stuck.ini"
+n=$(grep -c 'did not finish' "$VIGILD_LOG")
+[ "$n" -eq 1 ] && grep -Eq '\[sensor\.crashy\] worker [0-9]+ did not finish' "$VIGILD_LOG" ||
+	fail "expected one 'did not finish' line, naming sensor.crashy; got $n"
+grep -Eq '\[sensor\.crashy\] worker [0-9]+ did not stop on SIGTERM: SIGKILL' "$VIGILD_LOG" ||
+	fail "the member that ignores SIGTERM was not said to be killed"
+grep -Eq '(died|pending)' "$VIGILD_LOG" &&
+	fail "a member was said to die, or the drain to stall, at a group's stop"
+pass_part "a group stops whole, naming the member that is stuck"
+
+# ------------------------------------------ a sibling's socket closed
+# crashy (the second member) closes fd 3, the first member's socket: it
+# is caught at the end of its own read, not the first member at its next.
+: >"$VIGILD_LOG"
+cat >"$TEST_DIR/close.ini" <<EOF
+[sensor.synthetic]
+plugin = synthetic
+worker = shared
+interval = 50ms
+
+[sensor.crashy]
+plugin = crashy
+worker = shared
+mode = close_socket
+after = 3
+interval = 50ms
+restart_delay = 10s
+EOF
+start_vigild "$TEST_DIR/close.ini"
+wait_for "$VIGILD_LOG" '\[sensor\.crashy\] worker [0-9]+ died: closed its socket' 20
+grep -Eq '\[sensor\.synthetic\] worker [0-9]+ \(shared\) died with sensor\.crashy' "$VIGILD_LOG" ||
+	fail "synthetic was not restarted with the member that closed its socket"
+grep -Eq '\[sensor\.synthetic\] (leaves|worker [0-9]+ died:)' "$VIGILD_LOG" &&
+	fail "synthetic, whose socket crashy closed, was blamed"
+stop_vigild
+pass_part "closing a sibling's socket is caught on the one that did it"
 
 # --------------------------------------------------------- configuration
 cat >"$TEST_DIR/bad.ini" <<EOF
@@ -283,5 +332,19 @@ grep -Eq 'bad\.ini:8: \[sensor\.b\] worker has no effect with isolation = none' 
 	fail "no warning for worker with isolation = none: $(cat "$TEST_DIR/bad.out")"
 grep -Eq 'bad\.ini:13: \[action\.c\] worker = io: an action cannot share a worker' "$TEST_DIR/bad.out" ||
 	fail "no FILE:LINE error for an action's worker: $(cat "$TEST_DIR/bad.out")"
+
+# Warned: a member without a memory limit, a 17th member.
+{
+	printf '[sensor.nolimit]\nplugin = synthetic\nworker = big\nmemory_limit = 0\n\n'
+	for i in $(seq 2 17); do
+		printf '[sensor.m%d]\nplugin = synthetic\nworker = big\n\n' "$i"
+	done
+} >"$TEST_DIR/lint.ini"
+check_config "$TEST_DIR/lint.ini" "$TEST_DIR/lint.out"
+[ "$rc" -eq 0 ] || fail "--check-config refused what it should only warn about: $(cat "$TEST_DIR/lint.out")"
+grep -Eq 'lint\.ini:1: \[sensor\.nolimit\] memory_limit = 0 leaves worker big, which it shares, without a memory limit' "$TEST_DIR/lint.out" ||
+	fail "no warning for a shared worker without a memory limit: $(cat "$TEST_DIR/lint.out")"
+grep -Eq '\[sensor\.m17\] worker = big: that worker serves 16 instances already' "$TEST_DIR/lint.out" ||
+	fail "no warning for a 17th member: $(cat "$TEST_DIR/lint.out")"
 
 pass
