@@ -2146,9 +2146,12 @@ void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 		if (!w || w->pid <= 0 || stopped_later(ws, n, w))
 			continue;
 		left[i] = 1;
-		/* Not in the middle of a frame still being written. */
+		/* Not in the middle of a frame still being written. One still
+		 * in init reads it once init is done (nothing else was sent
+		 * to it). */
 		if ((w->state == VIGIL_WORKER_IDLE ||
-		     w->state == VIGIL_WORKER_BUSY) &&
+		     w->state == VIGIL_WORKER_BUSY ||
+		     w->state == VIGIL_WORKER_STARTING) &&
 		    (!w->tx || w->tx_off == 0))
 			send_now(w, VIGIL_MSG_FINI);
 	}

@@ -5,7 +5,8 @@
 # SIGKILLs them at its end, naming each: so every SIGTERM line comes
 # before the first SIGKILL line (one by one, they alternated, and ten
 # such plugins held the shutdown for 20 s). vigild exits 0 and leaves no
-# process behind. A worker that crashes in fini is said to have.
+# process behind. A worker that crashes in fini is said to have. A worker
+# still in init is asked to finish as well.
 . "${VIGIL_SRCDIR:-$(dirname "$0")/../..}/tests/integration/lib.sh" || exit 99
 require_fixture crashy
 
@@ -42,4 +43,16 @@ for pid in $KIDS; do
 	kill -0 "$pid" 2>/dev/null && fail "process $pid outlived vigild"
 done
 
-pass "$N workers that ignore SIGTERM and hang in fini stopped together, each named, none left; a crash in fini said"
+# A worker still in init when SIGTERM comes (init takes 500 ms) is asked
+# to finish too: it reads fini when init is done, well within the grace
+# (it was left to the SIGTERM at 1 s).
+: >"$VIGILD_LOG"
+printf '[daemon]\nlog_level = debug\n\n[sensor.slowinit]\nplugin = crashy\nmode = init_slow\ninterval = 100ms\n' \
+	>"$TEST_DIR/init.ini"
+start_vigild "$TEST_DIR/init.ini"
+wait_for "$VIGILD_LOG" '\[sensor\.slowinit\] worker [0-9]+ forked by' 20
+stop_vigild
+grep -q 'did not finish' "$VIGILD_LOG" &&
+	fail "a worker in init was not asked to finish: $(grep 'did not finish' "$VIGILD_LOG")"
+
+pass "$N workers that ignore SIGTERM and hang in fini stopped together, each named, none left; a crash in fini said; one in init asked to finish too"
