@@ -903,9 +903,12 @@ static void drain(struct vigil_daemon *d)
 				   (long long)(SHUTDOWN_DRAIN / VIGIL_SEC));
 			return;
 		}
+		/* Sensors are stopped, but for those whose worker is shared
+		 * with what still runs: their deadlines hold. */
 		for (size_t i = 0; i < d->n_all; i++)
 			if (d->all[i]->worker &&
-			    d->all[i]->kind != VIGIL_KIND_SENSOR)
+			    (d->all[i]->kind != VIGIL_KIND_SENSOR ||
+			     d->all[i]->worker->pid > 0))
 				next = sooner(vigil_worker_tick(d->all[i]->worker,
 								&d->wenv, now),
 					      next);

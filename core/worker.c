@@ -620,17 +620,17 @@ void vigil_group_main(struct vigil_instance *const *insts, const int *fds, size_
 	char err[1024];
 
 	child_setup(fds, n, limit_of(insts, n), core);
-	for (size_t i = 0; i < n && n > 1; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 
-		socket_ino[i] = fstat(3 + (int)i, &st) == 0 ? st.st_ino : 0;
+		c[i].inst = insts[i];
+		c[i].fd = 3 + (int)i;
+		socket_ino[i] = fstat(c[i].fd, &st) == 0 ? st.st_ino : 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct vigil_instance *inst = insts[i];
 		int rc;
 
-		c[i].inst = inst;
-		c[i].fd = 3 + (int)i;
 		if (serving)
 			*serving = (int32_t)i;
 		if (vigil_module_load_here(inst->mod, err, sizeof(err)) < 0) {
@@ -640,7 +640,7 @@ void vigil_group_main(struct vigil_instance *const *insts, const int *fds, size_
 		vigil_batch_begin(&c[i].batch, VIGIL_MSG_READINGS);
 		rc = vigil_instance_start(inst, &child_emit, &c[i]);
 		if (n > 1)
-			sockets_intact(c, i + 1);
+			sockets_intact(c, n); /* the later members' too */
 		batch_flush(&c[i]);
 		child_reply(&c[i], 0, rc, NULL);
 		if (rc < 0 && n == 1)
@@ -1414,8 +1414,14 @@ static void group_died(struct vigil_worker *w,
 
 		vigil_format_duration(call_timeout(guilty, type), allowed,
 				      sizeof(allowed));
-		snprintf(why, sizeof(why), "missed its %s deadline in %s",
-			 allowed, guilty->call ? guilty->call : "a call");
+		if (guilty->stop_asked)
+			snprintf(why, sizeof(why), "was still in %s when "
+				 "asked to stop",
+				 guilty->call ? guilty->call : "a call");
+		else
+			snprintf(why, sizeof(why), "missed its %s deadline "
+				 "in %s",
+				 allowed, guilty->call ? guilty->call : "a call");
 	}
 	if (!guilty) {
 		/* Nobody in particular: each member takes the death, and
@@ -2028,8 +2034,12 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 
 		vigil_format_duration(call_timeout(w, type), allowed,
 				      sizeof(allowed));
-		snprintf(why, sizeof(why), "missed its %s deadline in %s",
-			 allowed, w->call ? w->call : "a call");
+		if (w->stop_asked)
+			snprintf(why, sizeof(why), "was still in %s when asked "
+				 "to stop", w->call ? w->call : "a call");
+		else
+			snprintf(why, sizeof(why), "missed its %s deadline in %s",
+				 allowed, w->call ? w->call : "a call");
 		worker_died(w, env, now, -ETIMEDOUT, why);
 	}
 	switch (w->state) {
@@ -2143,8 +2153,17 @@ void vigil_workers_stop(struct vigil_worker **ws, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		struct vigil_worker *w = ws[i];
 
-		if (!w || w->pid <= 0 || stopped_later(ws, n, w))
+		if (!w || w->pid <= 0)
 			continue;
+		if (stopped_later(ws, n, w)) {
+			/* Stopped with its group, later. A call of its still
+			 * running would hold the others' calls (the drain's):
+			 * it gets as long as a worker of its own would. */
+			w->stop_asked = 1;
+			if (w->n_inflight || w->state == VIGIL_WORKER_STARTING)
+				w->deadline = until - grace / 2;
+			continue;
+		}
 		left[i] = 1;
 		/* Not in the middle of a frame still being written. One still
 		 * in init reads it once init is done (nothing else was sent

@@ -123,6 +123,10 @@ struct vigil_worker {
 	vigil_time_ns restart_at;
 	vigil_time_ns last_call; /* monotonic, when the last call ended */
 	int woken;               /* started from STANDBY, not (re)started */
+	/* Asked to stop while its group goes on (a sensor sharing a worker
+	 * with a sink): its call in flight has until `deadline`, and missing
+	 * it is said as such. */
+	int stop_asked;
 
 	unsigned char *rx;
 	size_t rx_len, rx_cap;

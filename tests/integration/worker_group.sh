@@ -308,6 +308,49 @@ grep -Eq '\[sensor\.synthetic\] (leaves|worker [0-9]+ died:)' "$VIGILD_LOG" &&
 stop_vigild
 pass_part "closing a sibling's socket is caught on the one that did it"
 
+# The same in init, to a member started after it (fd 4, the second's).
+cat >"$TEST_DIR/close4.ini" <<EOF
+[sensor.crashy]
+plugin = crashy
+worker = shared
+mode = init_close4
+interval = 50ms
+restart_delay = 10s
+
+[sensor.synthetic]
+plugin = synthetic
+worker = shared
+interval = 50ms
+EOF
+: >"$VIGILD_LOG"
+start_vigild "$TEST_DIR/close4.ini"
+wait_for "$VIGILD_LOG" '\[sensor\.crashy\] worker [0-9]+ died: closed its socket' 20
+grep -Eq '\[sensor\.synthetic\] (leaves|worker [0-9]+ died:)' "$VIGILD_LOG" &&
+	fail "synthetic, whose socket crashy closed in its init, was blamed"
+stop_vigild
+pass_part "... and in init, to a later member"
+
+# ------------------------------------------------ hung at the stop, a sink
+# crashy hangs in a read (timeout 30s) when SIGTERM comes: it is stopped
+# with the sink it shares a worker with, but its read may not hold the
+# sink's drain: it gets what a worker of its own would (1 s), then the
+# others go on in a new process and finish.
+{
+	printf '[daemon]\nflush_interval = 100ms\n\n'
+	printf '[sensor.crashy]\nplugin = crashy\nworker = shared\nmode = sleep\nafter = 3\ninterval = 50ms\ntimeout = 30s\n\n'
+	out_sink "$TEST_DIR/hung.jsonl"
+} >"$TEST_DIR/hung.ini"
+: >"$VIGILD_LOG"
+start_vigild "$TEST_DIR/hung.ini"
+wait_for "$VIGILD_LOG" 'vigild .* running:' 20
+sleep 1 # its third read, which hangs
+stop_vigild
+grep -Eq '\[sensor\.crashy\] worker [0-9]+ died: was still in read when asked to stop' "$VIGILD_LOG" ||
+	fail "the member hung at the stop was not said to be"
+grep -q 'still pending after' "$VIGILD_LOG" &&
+	fail "the drain waited on a sink held by its hung sibling"
+pass_part "a member hung at the stop does not hold its siblings' drain"
+
 # --------------------------------------------------------- configuration
 cat >"$TEST_DIR/bad.ini" <<EOF
 [sensor.a]
