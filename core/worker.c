@@ -732,6 +732,28 @@ static vigil_time_ns call_timeout(const struct vigil_worker *w, int type)
 	return w->inst->timeout + (type == VIGIL_MSG_RUN ? RUN_GRACE : 0);
 }
 
+/* The call w is on: the oldest in flight, or init. */
+static int head_type(const struct vigil_worker *w)
+{
+	return w->inflight ? w->inflight->type : VIGIL_MSG_INIT;
+}
+
+/* Why w is ended at its deadline. */
+static void deadline_reason(const struct vigil_worker *w, char *buf,
+			    size_t len)
+{
+	const char *call = w->call ? w->call : "a call";
+	char allowed[32];
+
+	if (w->stop_asked) {
+		snprintf(buf, len, "was still in %s when asked to stop", call);
+		return;
+	}
+	vigil_format_duration(call_timeout(w, head_type(w)), allowed,
+			      sizeof(allowed));
+	snprintf(buf, len, "missed its %s deadline in %s", allowed, call);
+}
+
 static int is_batch(int type)
 {
 	return type == VIGIL_MSG_EVAL || type == VIGIL_MSG_WRITE;
@@ -1397,35 +1419,22 @@ static void group_died(struct vigil_worker *w,
 		guilty = w;
 	else if (w->fault == WORKER_FAULT_SERVING)
 		guilty = on ? on : rc == -ETIMEDOUT ? w : NULL;
-	if (guilty && guilty->group != g)
-		guilty = NULL; /* it left while drained */
+	if (guilty && (guilty->group != g || guilty->pid != pid))
+		guilty = NULL; /* it left while drained, or was not attached */
 	for (size_t i = 0; i < n; i++)
 		was[i]->fault = WORKER_FAULT_SERVING; /* a drain may set it */
 	if (shared_slots)
 		shared_slots[g->slot] = -1;
 	snprintf(why, sizeof(why), "%s", reason);
-	if (guilty && guilty != w && rc != -ETIMEDOUT) {
+	if (guilty && guilty != w && rc != -ETIMEDOUT)
 		exit_reason(guilty, status, why, sizeof(why)); /* its words */
-	} else if (guilty && guilty != w) {
+	else if (guilty && guilty != w)
 		/* w's call waited; the one it waited for is late */
-		char allowed[32];
-		int type = guilty->inflight ? guilty->inflight->type :
-					      VIGIL_MSG_INIT;
-
-		vigil_format_duration(call_timeout(guilty, type), allowed,
-				      sizeof(allowed));
-		if (guilty->stop_asked)
-			snprintf(why, sizeof(why), "was still in %s when "
-				 "asked to stop",
-				 guilty->call ? guilty->call : "a call");
-		else
-			snprintf(why, sizeof(why), "missed its %s deadline "
-				 "in %s",
-				 allowed, guilty->call ? guilty->call : "a call");
-	}
+		deadline_reason(guilty, why, sizeof(why));
 	if (!guilty) {
 		/* Nobody in particular: each member takes the death, and
-		 * none shares a worker again (those stopped already: none). */
+		 * none shares a worker again (one not attached yet - a spawn
+		 * whose attach failed - waits for its restart as it was). */
 		while (g->n) {
 			struct vigil_worker *x = g->m[0];
 
@@ -1438,24 +1447,16 @@ static void group_died(struct vigil_worker *w,
 		return;
 	}
 	leave(guilty);
-	if (guilty->pid != pid) {
-		/* Stopped already (shutdown): its fini crashed. Said, as a
-		 * worker of its own would be; the others are restarted. */
-		vigil_log(VIGIL_LOG_WARNING, guilty->inst->section,
-			  "worker %d died while stopping: %s", (int)pid, why);
-	} else {
-		vigil_log(VIGIL_LOG_NOTICE, guilty->inst->section,
-			  "leaves worker %s: it runs in a worker of its own "
-			  "from now on",
-			  g->name);
-		worker_ended(guilty, env, now, guilty == w ? rc : -ECONNRESET,
-			     why, pid, status);
-	}
+	vigil_log(VIGIL_LOG_NOTICE, guilty->inst->section,
+		  "leaves worker %s: it runs in a worker of its own from now on",
+		  g->name);
+	worker_ended(guilty, env, now, guilty == w ? rc : -ECONNRESET, why, pid,
+		     status);
 	for (size_t i = 0; i < g->n; i++) {
 		struct vigil_worker *x = g->m[i];
 
 		if (x->pid != pid)
-			continue; /* stopped already */
+			continue; /* not attached yet: restarts as it was */
 		detach(x, env);
 		x->rx_len = 0;
 		x->deadline = 0;
@@ -2024,22 +2025,10 @@ vigil_time_ns vigil_worker_tick(struct vigil_worker *w,
 
 		if (on && on != w && on->deadline && now < on->deadline)
 			w->deadline = on->deadline +
-				      call_timeout(w, w->inflight ?
-							      w->inflight->type :
-							      VIGIL_MSG_INIT);
+				      call_timeout(w, head_type(w));
 	}
 	if (w->pid > 0 && w->deadline && now >= w->deadline) {
-		char allowed[32];
-		int type = w->inflight ? w->inflight->type : VIGIL_MSG_INIT;
-
-		vigil_format_duration(call_timeout(w, type), allowed,
-				      sizeof(allowed));
-		if (w->stop_asked)
-			snprintf(why, sizeof(why), "was still in %s when asked "
-				 "to stop", w->call ? w->call : "a call");
-		else
-			snprintf(why, sizeof(why), "missed its %s deadline in %s",
-				 allowed, w->call ? w->call : "a call");
+		deadline_reason(w, why, sizeof(why));
 		worker_died(w, env, now, -ETIMEDOUT, why);
 	}
 	switch (w->state) {
