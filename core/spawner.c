@@ -196,15 +196,13 @@ size_t vigil_spawner_workers(struct vigil_instance *const *all, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		const struct vigil_instance *inst = all[i];
-		int seen = 0;
+		const struct vigil_worker *w = inst->worker;
 
 		if (!inst->isolated ||
 		    (inst->kind == VIGIL_KIND_ACTION && inst->idle_timeout))
 			continue; /* standby: started when needed */
-		for (size_t j = 0; j < i && inst->worker_group && !seen; j++)
-			seen = all[j]->isolated && all[j]->worker_group &&
-			       !strcmp(all[j]->worker_group, inst->worker_group);
-		count += !seen;
+		/* a group (vigil_worker_groups) counts at its first member */
+		count += !(w && w->group && w->group->m[0] != w);
 	}
 	return count;
 }

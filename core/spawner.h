@@ -28,7 +28,8 @@ struct vigil_spawner {
 #define VIGIL_SPAWNER_MIN_WORKERS 3
 
 /* The worker processes `all` starts with: one per isolated instance, one
- * per `worker = NAME` group; actions that wait in standby not counted. */
+ * per worker group (as vigil_worker_groups made them); actions that wait
+ * in standby not counted. */
 size_t vigil_spawner_workers(struct vigil_instance *const *all, size_t n);
 
 /* Forks the spawner, which serves the instances `all` (looked up by
